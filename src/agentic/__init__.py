@@ -1,0 +1,3 @@
+"""Agentic: build, run and watch LLM agents as durable tasks."""
+
+__version__ = "0.1.0"

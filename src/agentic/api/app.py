@@ -1,0 +1,85 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from agentic import __version__
+from agentic.api.errors import install_error_handlers
+from agentic.api.middleware import DeclaredBodySizeMiddleware, RequestContextMiddleware
+from agentic.api.routes import health, setup, system
+from agentic.config import Settings, get_settings
+from agentic.logging import configure_logging, get_logger
+from agentic.resources import Resources
+from agentic.services.first_run import run_first_start
+from agentic.ui import SPAStaticFiles, STATIC_DIR, not_built_response, ui_built
+from agentic.workers.runtime import WorkerRuntime
+
+log = get_logger("agentic.app")
+
+
+def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: Platform settings.
+        run_workers: Run task workers in this process (default: `settings.worker.in_process`).
+
+    Returns:
+        The ASGI app; its lifespan opens the database/Redis handles and starts the in-process workers.
+    """
+    with_workers = settings.worker.in_process if run_workers is None else run_workers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = Resources.open(settings)
+        app.state.resources = resources
+        runtime: WorkerRuntime | None = None
+        try:
+            await run_first_start(resources)
+            if with_workers:
+                runtime = WorkerRuntime(settings.worker)
+                runtime.start()
+            app.state.worker_runtime = runtime
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+            await resources.close()
+
+    app = FastAPI(
+        title="Agentic API",
+        version=__version__,
+        summary="Build, run and watch LLM agents as durable tasks.",
+        lifespan=lifespan,
+        max_body_size=settings.server.max_body_bytes,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    # Added last = outermost: every response, including early refusals, carries the request ID.
+    app.add_middleware(DeclaredBodySizeMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(system.router)
+    v1.include_router(setup.router)
+    app.include_router(v1)
+
+    if settings.server.ui_enabled and ui_built():
+        app.mount("/", SPAStaticFiles(directory=STATIC_DIR, html=True), name="ui")
+    elif settings.server.ui_enabled:
+        app.add_api_route("/", not_built_response, include_in_schema=False)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory agentic.api.app:app_factory`: settings from the environment."""
+    settings = get_settings()
+    configure_logging(settings.log, settings.env)
+    return create_app(settings)

@@ -1,0 +1,47 @@
+"""Request dependencies, as `Annotated` aliases routes declare by type."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.config import Settings
+from agentic.resources import Resources
+
+
+def get_resources(request: Request) -> Resources:
+    """The process-wide resources opened by the app's lifespan."""
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def get_settings(resources: ResourcesDep) -> Settings:
+    """The settings the app was built with (not re-read from the environment)."""
+    return resources.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """A database session for one request; services commit explicitly, anything uncommitted is rolled back."""
+    async with resources.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_request_id(request: Request) -> str | None:
+    """The request ID set by the request-context middleware."""
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]

@@ -1,0 +1,24 @@
+"""What this installation is."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from agentic import __version__
+from agentic.api.deps import SessionDep, SettingsDep
+from agentic.schemas.system import SystemInfo
+from agentic.services.setup import needs_setup
+
+router = APIRouter(prefix="/system", tags=["system"])
+
+
+@router.get("/info", summary="Version, backends and first-run state")
+async def system_info(settings: SettingsDep, session: SessionDep) -> SystemInfo:
+    """Public and harmless: no secrets, no tenant data."""
+    return SystemInfo(
+        version=__version__,
+        environment=settings.env.value,
+        database_backend=settings.database_backend,
+        redis_configured=settings.redis.url is not None,
+        needs_setup=await needs_setup(session),
+    )

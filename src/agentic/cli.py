@@ -1,0 +1,280 @@
+"""The `agentic` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+from agentic import __version__
+from agentic.config import Environment, Settings, get_settings
+from agentic.logging import configure_logging
+
+if TYPE_CHECKING:
+    from agentic.resources import Resources
+
+app = typer.Typer(help="Agentic: build, run and watch LLM agents as durable tasks.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+DEMO_PASSWORD = "agentic-demo-password"  # noqa: S105  # documented demo credential; refused in production
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        console.print(f"[red]Invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log, settings.env)
+    return settings
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        transient=False,
+    )
+
+
+async def _upgrade(settings: Settings, revision: str) -> None:
+    from agentic.db import migrate
+    from agentic.db.engine import create_engine
+
+    engine = create_engine(settings)
+    try:
+        pending = await migrate.pending_revisions(engine) if revision == "head" else [revision]
+        if not pending:
+            console.print(f"Database is up to date (revision {await migrate.current_revision(engine)}).")
+            return
+        with _progress() as progress:
+            bar = progress.add_task("Migrating database", total=len(pending))
+            for rev in pending:
+                progress.update(bar, description=f"Applying revision {rev}")
+                await migrate.upgrade(engine, rev)
+                progress.advance(bar)
+        console.print(f"Database migrated to {await migrate.current_revision(engine)}.")
+    finally:
+        await engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database up (to the newest revision by default)."""
+    asyncio.run(_upgrade(_settings(), revision))
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Migrate the database down. `base` removes every table and all data."""
+    from agentic.db import migrate
+    from agentic.db.engine import create_engine
+
+    settings = _settings()
+    if not yes:
+        typer.confirm(f"Downgrade {settings.database_backend} database to {revision}? Data may be lost", abort=True)
+
+    async def run() -> str | None:
+        engine = create_engine(settings)
+        try:
+            with console.status(f"Downgrading to {revision}…"):
+                await migrate.downgrade(engine, revision)
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    console.print(f"Database now at revision {asyncio.run(run())}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest one this code ships."""
+    from agentic.db import migrate
+    from agentic.db.engine import create_engine
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings)
+        try:
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(run())
+    head = migrate.head_revision()
+    state = "up to date" if current == head else "needs `agentic db upgrade`"
+    typer.echo(f"current: {current}  head: {head}  ({state})")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")]) -> None:
+    """Autogenerate a migration from the models (developers; review the file before committing)."""
+    from agentic.db import migrate
+    from agentic.db.engine import create_engine
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate.upgrade(engine)
+            async with engine.connect() as conn:
+                await conn.run_sync(migrate.autogenerate_revision, message)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Create the demo organisation, users and agents.")] = False,
+) -> None:
+    """Load seed data into a migrated database."""
+    if not demo:
+        console.print("Nothing to do: pass --demo.")
+        raise typer.Exit(1)
+    settings = _settings()
+    if settings.env is Environment.PRODUCTION:
+        console.print("[red]Refusing to create demo users with a known password in production.[/red]")
+        raise typer.Exit(2)
+
+    from agentic.resources import Resources
+    from agentic.services.seed import DEMO_AGENTS, DEMO_USERS, seed_demo
+
+    async def run() -> None:
+        resources = Resources.open(settings)
+        try:
+            await _check_schema(resources)
+            with _progress() as progress:
+                bar = progress.add_task("Seeding demo data", total=1 + len(DEMO_USERS) + len(DEMO_AGENTS))
+
+                def step(item: str) -> None:
+                    progress.update(bar, description=f"Created {item}")
+                    progress.advance(bar)
+
+                async with resources.sessions() as session:
+                    result = await seed_demo(session, password=DEMO_PASSWORD, progress=step)
+                if result.already_present:
+                    progress.update(bar, description="Demo data already present", completed=progress.tasks[0].total)
+        finally:
+            await resources.close()
+
+    asyncio.run(run())
+    console.print(
+        "Demo users (password [bold]" + DEMO_PASSWORD + "[/bold]): "
+        + ", ".join(f"{email} ({role.value})" for email, _name, role in DEMO_USERS)
+    )
+
+
+async def _check_schema(resources: Resources) -> None:
+    from agentic.db import migrate
+
+    current = await migrate.current_revision(resources.engine)
+    if current != resources.expected_revision:
+        console.print(f"[red]Database schema is at {current}; run `agentic db upgrade` first.[/red]")
+        raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default AGENTIC_SERVER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default AGENTIC_SERVER_PORT).")] = None,
+    workers: Annotated[
+        bool | None, typer.Option("--workers/--no-workers", help="Run task workers in this process.")
+    ] = None,
+    migrate_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate", help="Migrate before serving (default: yes on SQLite, no on PostgreSQL)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the API, the web UI and (by default) in-process workers."""
+    import uvicorn
+
+    from agentic.api.app import create_app
+
+    settings = _settings()
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    # On PostgreSQL several replicas may start at once; migrations are an explicit deploy step there.
+    if migrate_first if migrate_first is not None else settings.database_backend == "sqlite":
+        asyncio.run(_upgrade(settings, "head"))
+    config = uvicorn.Config(
+        create_app(settings, run_workers=workers),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.worker.shutdown_grace_s) or None,
+    )
+    console.print(f"Agentic {__version__} serving at [bold]{settings.public_url}[/bold]")
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Tasks in flight at once (default AGENTIC_WORKER_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run a standalone worker process (scale-out: as many as you like, on any machine)."""
+    from agentic.resources import Resources
+    from agentic.workers.runtime import WorkerRuntime
+
+    settings = _settings()
+    if concurrency is not None:
+        settings.worker.concurrency = concurrency
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        resources = Resources.open(settings)
+        try:
+            await _check_schema(resources)
+            runtime = WorkerRuntime(settings.worker)
+            runtime.start()
+            console.print(f"Worker {runtime.worker_id} running (concurrency {settings.worker.concurrency}).")
+            await stop.wait()
+            console.print("Stopping: finishing running work…")
+            await runtime.stop()
+        finally:
+            await resources.close()
+
+    asyncio.run(run())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"agentic {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
+

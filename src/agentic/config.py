@@ -1,0 +1,212 @@
+"""Settings, read from `AGENTIC_*` environment variables (and an optional `.env` file).
+
+Each group is its own settings class with its own prefix, so the variables stay flat and obvious:
+`AGENTIC_DATABASE_URL`, `AGENTIC_REDIS_URL`, `AGENTIC_WORKER_CONCURRENCY`, `AGENTIC_LOG_FORMAT`, …
+Switching from the embedded default (SQLite, in-process workers) to scale-out is only a matter of setting
+`AGENTIC_DATABASE_URL=postgresql+asyncpg://…` and `AGENTIC_REDIS_URL=redis://…`.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ENV_FILE = ".env"
+
+# Shared by every group; `extra="ignore"` because all groups read the same environment.
+_COMMON: dict[str, Any] = {"env_file": _ENV_FILE, "env_file_encoding": "utf-8", "extra": "ignore"}
+
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(enum.StrEnum):
+    """Where the platform runs; `production` refuses insecure defaults."""
+
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseSettings):
+    """`AGENTIC_DATABASE_*`: the source of truth for all state."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_DATABASE_", **_COMMON)
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL. Default: a SQLite file in the data directory.",
+    )
+    pool_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_overflow: Annotated[int, Field(ge=0, le=1000)] = 20
+    pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    statement_timeout_ms: Annotated[int, Field(ge=0)] = 30_000
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use an async driver: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return value
+
+
+class RedisSettings(BaseSettings):
+    """`AGENTIC_REDIS_*`: optional; carries signals only (wake-ups, cancels, live streams, rate limits)."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_REDIS_", **_COMMON)
+
+    url: str | None = None
+    connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://, rediss:// or unix:// URL")
+        return value
+
+
+class ServerSettings(BaseSettings):
+    """`AGENTIC_SERVER_*`: the HTTP API."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_SERVER_", **_COMMON)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    public_url: str | None = Field(default=None, description="Base URL users reach; used in printed links.")
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
+    ui_enabled: bool = True
+
+
+class WorkerSettings(BaseSettings):
+    """`AGENTIC_WORKER_*`: task workers."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_WORKER_", **_COMMON)
+
+    concurrency: Annotated[int, Field(ge=1, le=100_000)] = 100
+    in_process: bool = Field(default=True, description="Run workers inside `agentic serve`.")
+    poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    shutdown_grace_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+
+
+class LogSettings(BaseSettings):
+    """`AGENTIC_LOG_*`: structured logging."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_LOG_", **_COMMON)
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="`auto`: console in dev on a terminal, JSON otherwise."
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class SecuritySettings(BaseSettings):
+    """`AGENTIC_SECURITY_*`: secrets. Outside dev/test they must be set explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_SECURITY_", **_COMMON)
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs tokens and derives encryption keys. Dev: generated once per data directory.",
+    )
+
+
+class AdminSettings(BaseSettings):
+    """`AGENTIC_ADMIN_*`: the first administrator, created on first start of an empty database."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_ADMIN_", **_COMMON)
+
+    email: str | None = None
+    password: SecretStr | None = None
+    organization_name: str = "Default"
+
+
+class Settings(BaseSettings):
+    """All settings. Build with `Settings()` to read the environment, or pass groups explicitly in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIC_", **_COMMON)
+
+    env: Environment = Environment.DEV
+    data_dir: Path = Path(".agentic")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems: list[str] = []
+        key = self.security.secret_key.get_secret_value() if self.security.secret_key else ""
+        if len(key) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"AGENTIC_SECURITY_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.admin.password is not None and len(self.admin.password.get_secret_value()) < 12:
+            problems.append("AGENTIC_ADMIN_PASSWORD must be at least 12 characters")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The effective database URL (the SQLite file in the data directory unless one is configured)."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'agentic.db').resolve()}"
+
+    @property
+    def database_backend(self) -> Literal["sqlite", "postgresql"]:
+        """Which database family the URL points at."""
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links printed to the user."""
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        return f"http://{self.server.host}:{self.server.port}"
+
+    def secret_key(self) -> str:
+        """The secret key; in dev/test a random one is generated once and kept in the data directory.
+
+        Production never reaches the generated branch: the validator above refuses to start without a key.
+        """
+        if self.security.secret_key is not None:
+            return self.security.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        # Create with 0600 so other local users cannot read it.
+        path.touch(mode=0o600, exist_ok=False)
+        path.write_text(value, encoding="utf-8")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()

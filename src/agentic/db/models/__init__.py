@@ -1,0 +1,30 @@
+"""All ORM models; importing this package registers every table on `Base.metadata`."""
+
+from agentic.db.base import Base
+from agentic.db.models.agents import Agent, AgentVersion
+from agentic.db.models.audit import AuditEvent
+from agentic.db.models.enums import AgentVisibility, AttemptStatus, Role, StepStatus, TaskState
+from agentic.db.models.identity import ApiKey, Membership, Organization, User
+from agentic.db.models.tasks import Task, TaskAttempt, TaskEvent, TaskStep
+from agentic.db.models.usage import UsageRecord
+
+__all__ = [
+    "Agent",
+    "AgentVersion",
+    "AgentVisibility",
+    "ApiKey",
+    "AttemptStatus",
+    "AuditEvent",
+    "Base",
+    "Membership",
+    "Organization",
+    "Role",
+    "StepStatus",
+    "Task",
+    "TaskAttempt",
+    "TaskEvent",
+    "TaskState",
+    "TaskStep",
+    "UsageRecord",
+    "User",
+]

@@ -1,0 +1,137 @@
+"""Tasks (durable agent runs), their attempts, checkpointed steps and event log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agentic.db.base import Base, CreatedAtMixin, IdMixin, TimestampMixin
+from agentic.db.models.enums import AttemptStatus, StepStatus, TaskState, check_in
+from agentic.db.types import JSONDocument, StrEnumType, UTCDateTime, utcnow
+
+
+class Task(IdMixin, TimestampMixin, Base):
+    """One run of an agent version. The database row is the only source of truth for its state."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # Claiming: the oldest runnable queued task first.
+        Index(None, "state", "run_at"),
+        # The reaper: running tasks whose lease has expired.
+        Index(None, "state", "lease_expires_at"),
+        # Per-agent concurrency limits count running tasks of one agent.
+        Index(None, "agent_id", "state"),
+        # Listing an org's tasks newest first (UUIDv7 ids sort by creation time).
+        Index(None, "org_id", "id"),
+        # Idempotency keys are per organisation; NULLs never collide on either backend.
+        UniqueConstraint("org_id", "idempotency_key"),
+        CheckConstraint(check_in("state", TaskState), name="state_valid"),
+        CheckConstraint("attempt >= 0", name="attempt_non_negative"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agents.id", ondelete="CASCADE"))
+    agent_version_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("agent_versions.id", ondelete="CASCADE")
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("api_keys.id", ondelete="SET NULL"))
+    # A retry-from-step task points at the task whose completed steps it reuses.
+    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="SET NULL"))
+
+    state: Mapped[TaskState] = mapped_column(StrEnumType(TaskState), default=TaskState.QUEUED)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
+    input: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    output: Mapped[Any | None] = mapped_column(JSONDocument)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+
+    run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    wait_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    # Links the API request that created the task to every attempt, on any worker.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class TaskAttempt(IdMixin, Base):
+    """One execution of a task by one worker under one lease."""
+
+    __tablename__ = "task_attempts"
+    __table_args__ = (
+        UniqueConstraint("task_id", "attempt"),
+        CheckConstraint(check_in("status", AttemptStatus), name="status_valid"),
+    )
+
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[AttemptStatus] = mapped_column(
+        StrEnumType(AttemptStatus), default=AttemptStatus.RUNNING
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+class TaskStep(IdMixin, Base):
+    """A checkpointed unit of work (an LLM call, a tool call). Completed steps are replayed, never re-run."""
+
+    __tablename__ = "task_steps"
+    __table_args__ = (
+        UniqueConstraint("task_id", "step_key"),
+        Index(None, "task_id", "position"),
+        CheckConstraint(check_in("status", StepStatus), name="status_valid"),
+    )
+
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
+    step_key: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[StepStatus] = mapped_column(StrEnumType(StepStatus), default=StepStatus.RUNNING)
+    attempt: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    input: Mapped[Any | None] = mapped_column(JSONDocument)
+    output: Mapped[Any | None] = mapped_column(JSONDocument)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskEvent(CreatedAtMixin, Base):
+    """The append-only event log of a task; `seq` increases by one per task and drives SSE resume."""
+
+    __tablename__ = "task_events"
+    __table_args__ = (PrimaryKeyConstraint("task_id", "seq"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)

@@ -1,0 +1,17 @@
+"""Prometheus metrics shared by the process (one registry per process, exposed at `/metrics`)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "agentic_http_requests_total",
+    "HTTP requests handled, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "agentic_http_request_duration_seconds",
+    "Time to handle an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+HTTP_IN_FLIGHT = Gauge("agentic_http_requests_in_flight", "HTTP requests being handled now.")
+WORKER_SLOTS = Gauge("agentic_worker_slots", "Task slots of in-process and standalone workers.", ["state"])

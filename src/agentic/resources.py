@@ -1,0 +1,92 @@
+"""Process-wide handles (database engine, Redis client), opened once and closed on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentic.config import Settings
+from agentic.db import migrate
+from agentic.db.engine import create_engine, create_session_factory
+
+# A readiness probe must answer quickly even when a dependency hangs.
+CHECK_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Outcome of one dependency check."""
+
+    status: Literal["ok", "error"]
+    latency_ms: float
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Resources:
+    """What a process needs to serve requests or run tasks."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis | None = None
+    expected_revision: str | None = field(default_factory=migrate.head_revision)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Resources:
+        """Create the handles (connections are made lazily, on first use)."""
+        engine = create_engine(settings)
+        redis = None
+        if settings.redis.url:
+            redis = Redis.from_url(
+                settings.redis.url,
+                socket_connect_timeout=settings.redis.connect_timeout_s,
+                socket_timeout=settings.redis.connect_timeout_s,
+                health_check_interval=30,
+            )
+        return cls(settings=settings, engine=engine, sessions=create_session_factory(engine), redis=redis)
+
+    async def close(self) -> None:
+        """Release every handle."""
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+    async def check_database(self) -> CheckResult:
+        """Reachable, and migrated to the revision this code expects."""
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            revision = await asyncio.wait_for(migrate.current_revision(self.engine), CHECK_TIMEOUT_S)
+        except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001  # any failure means "not ready"
+            return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
+        if revision != self.expected_revision:
+            return CheckResult(
+                "error",
+                _ms(start),
+                f"schema at revision {revision}, code expects {self.expected_revision}: run `agentic db upgrade`",
+            )
+        return CheckResult("ok", _ms(start))
+
+    async def check_redis(self) -> CheckResult | None:
+        """Ping Redis, or None when Redis is not configured (the embedded default)."""
+        if self.redis is None:
+            return None
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                await self.redis.ping()
+        except Exception as exc:  # noqa: BLE001
+            return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
+        return CheckResult("ok", _ms(start))
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

@@ -1,0 +1,1 @@
+"""The API contract: Pydantic models for requests and responses."""

@@ -1,0 +1,39 @@
+"""Health, readiness and system information."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Liveness(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Check(BaseModel):
+    """One dependency check."""
+
+    status: Literal["ok", "error"]
+    latency_ms: float
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    """Every dependency is reachable; the instance can take traffic."""
+
+    status: Literal["ok"] = "ok"
+    checks: dict[str, Check]
+
+
+class SystemInfo(BaseModel):
+    """What this installation is."""
+
+    name: Literal["agentic"] = "agentic"
+    version: str
+    environment: str
+    database_backend: Literal["sqlite", "postgresql"]
+    redis_configured: bool
+    needs_setup: bool

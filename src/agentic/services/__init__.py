@@ -1,0 +1,1 @@
+"""Business logic: functions taking an `AsyncSession` and keyword-only arguments."""
