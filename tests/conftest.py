@@ -7,10 +7,14 @@ database of its own cloned from a template migrated once per session: isolated a
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -33,12 +37,34 @@ from agentic.config import (
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
 from agentic.ids import new_id
+from agentic.logging import configure_logging
 from tests.support import services
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-# --- services -------------------------------------------------------------------------------------------------
+# --- logging ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logging() -> None:
+    """Log as production does (JSON on stderr), so tests can assert on log lines."""
+    configure_logging(LogSettings(level="INFO", format="json"), Environment.TEST)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Capture what the platform's log handler writes; call the result to get the JSON lines so far."""
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    finally:
+        handler.setStream(previous)
+
+
+# --- services --------------------------------------------------------------------------------------
 
 
 def _service(request: pytest.FixtureRequest, starter: object, name: str) -> Iterator[services.Service | None]:
@@ -71,7 +97,7 @@ def redis_url(redis_service: services.Service | None) -> str:
     return redis_service.url
 
 
-# --- databases ------------------------------------------------------------------------------------------------
+# --- databases -------------------------------------------------------------------------------------
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -79,8 +105,10 @@ def _asyncpg_dsn(url: str) -> str:
 
 
 def _sqlalchemy_url(admin_url: str, database: str) -> str:
-    return make_url(admin_url).set(drivername="postgresql+asyncpg", database=database).render_as_string(
-        hide_password=False
+    return (
+        make_url(admin_url)
+        .set(drivername="postgresql+asyncpg", database=database)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -130,7 +158,9 @@ class PostgresDatabases:
 
 
 @pytest.fixture(scope="session")
-async def postgres_databases(postgres_service: services.Service | None) -> AsyncIterator[PostgresDatabases | None]:
+async def postgres_databases(
+    postgres_service: services.Service | None,
+) -> AsyncIterator[PostgresDatabases | None]:
     """Per-test database factory on PostgreSQL (None when PostgreSQL is unavailable outside CI)."""
     if postgres_service is None:
         yield None
@@ -197,7 +227,18 @@ async def empty_database_url(
         yield url
 
 
-# --- settings, app, client ------------------------------------------------------------------------------------
+@pytest.fixture
+async def postgres_database_url(
+    tmp_path: Path, postgres_databases: PostgresDatabases | None, sqlite_template: Path
+) -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of this test's own, for tests of the scale-out configuration only."""
+    if postgres_databases is None:
+        pytest.skip("PostgreSQL unavailable")
+    async for url in _database("postgresql", tmp_path, postgres_databases, sqlite_template):
+        yield url
+
+
+# --- settings, app, client -------------------------------------------------------------------------
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
@@ -227,6 +268,12 @@ def asgi_client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
+def add_test_route(app: FastAPI, path: str, endpoint: Callable[..., Awaitable[Any]]) -> None:
+    """Add a route for one test, ahead of the UI's catch-all mount."""
+    app.add_api_route(path, endpoint)
+    app.router.routes.insert(0, app.router.routes.pop())
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The application with its lifespan running."""
@@ -253,7 +300,7 @@ async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-# --- reporting ------------------------------------------------------------------------------------------------
+# --- reporting -------------------------------------------------------------------------------------
 
 _backend_outcomes: Counter[tuple[str, str]] = Counter()
 
@@ -271,7 +318,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the per-backend counts."""
     terminalreporter.section("database backends")
     for backend_name in ("sqlite", "postgresql"):
-        counts = {outcome: _backend_outcomes[(backend_name, outcome)] for outcome in ("passed", "failed", "skipped")}
+        counts = {
+            outcome: _backend_outcomes[(backend_name, outcome)] for outcome in ("passed", "failed", "skipped")
+        }
         terminalreporter.write_line(
             f"database tests on {backend_name}: passed={counts['passed']} failed={counts['failed']} "
             f"skipped={counts['skipped']}"

@@ -84,7 +84,9 @@ def db_downgrade(
 
     settings = _settings()
     if not yes:
-        typer.confirm(f"Downgrade {settings.database_backend} database to {revision}? Data may be lost", abort=True)
+        typer.confirm(
+            f"Downgrade {settings.database_backend} database to {revision}? Data may be lost", abort=True
+        )
 
     async def run() -> str | None:
         engine = create_engine(settings)
@@ -120,7 +122,9 @@ def db_current() -> None:
 
 
 @db_app.command("revision")
-def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")]) -> None:
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")],
+) -> None:
     """Autogenerate a migration from the models (developers; review the file before committing)."""
     from agentic.db import migrate
     from agentic.db.engine import create_engine
@@ -141,7 +145,9 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="Wh
 
 @app.command()
 def seed(
-    demo: Annotated[bool, typer.Option("--demo", help="Create the demo organisation, users and agents.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create the demo organisation, users and agents.")
+    ] = False,
 ) -> None:
     """Load seed data into a migrated database."""
     if not demo:
@@ -169,13 +175,17 @@ def seed(
                 async with resources.sessions() as session:
                     result = await seed_demo(session, password=DEMO_PASSWORD, progress=step)
                 if result.already_present:
-                    progress.update(bar, description="Demo data already present", completed=progress.tasks[0].total)
+                    progress.update(
+                        bar, description="Demo data already present", completed=progress.tasks[0].total
+                    )
         finally:
             await resources.close()
 
     asyncio.run(run())
     console.print(
-        "Demo users (password [bold]" + DEMO_PASSWORD + "[/bold]): "
+        "Demo users (password [bold]"
+        + DEMO_PASSWORD
+        + "[/bold]): "
         + ", ".join(f"{email} ({role.value})" for email, _name, role in DEMO_USERS)
     )
 
@@ -199,7 +209,8 @@ def serve(
     migrate_first: Annotated[
         bool | None,
         typer.Option(
-            "--migrate/--no-migrate", help="Migrate before serving (default: yes on SQLite, no on PostgreSQL)."
+            "--migrate/--no-migrate",
+            help="Migrate before serving (default: yes on SQLite, no on PostgreSQL).",
         ),
     ] = None,
 ) -> None:
@@ -277,4 +288,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -12,15 +12,20 @@ import enum
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ENV_FILE = ".env"
 
-# Shared by every group; `extra="ignore"` because all groups read the same environment.
-_COMMON: dict[str, Any] = {"env_file": _ENV_FILE, "env_file_encoding": "utf-8", "extra": "ignore"}
+
+def _group(prefix: str) -> SettingsConfigDict:
+    # `extra="ignore"`: every group reads the same environment and `.env` file, full of the others' variables.
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=_ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
 
 MIN_SECRET_LENGTH = 32
 
@@ -36,7 +41,7 @@ class Environment(enum.StrEnum):
 class DatabaseSettings(BaseSettings):
     """`AGENTIC_DATABASE_*`: the source of truth for all state."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_DATABASE_", **_COMMON)
+    model_config = _group("AGENTIC_DATABASE_")
 
     url: str | None = Field(
         default=None,
@@ -54,14 +59,16 @@ class DatabaseSettings(BaseSettings):
         if value is None or value == "":
             return None
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use an async driver: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+            raise ValueError(
+                "use an async driver: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db"
+            )
         return value
 
 
 class RedisSettings(BaseSettings):
     """`AGENTIC_REDIS_*`: optional; carries signals only (wake-ups, cancels, live streams, rate limits)."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_REDIS_", **_COMMON)
+    model_config = _group("AGENTIC_REDIS_")
 
     url: str | None = None
     connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
@@ -79,7 +86,7 @@ class RedisSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """`AGENTIC_SERVER_*`: the HTTP API."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_SERVER_", **_COMMON)
+    model_config = _group("AGENTIC_SERVER_")
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -91,7 +98,7 @@ class ServerSettings(BaseSettings):
 class WorkerSettings(BaseSettings):
     """`AGENTIC_WORKER_*`: task workers."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_WORKER_", **_COMMON)
+    model_config = _group("AGENTIC_WORKER_")
 
     concurrency: Annotated[int, Field(ge=1, le=100_000)] = 100
     in_process: bool = Field(default=True, description="Run workers inside `agentic serve`.")
@@ -102,7 +109,7 @@ class WorkerSettings(BaseSettings):
 class LogSettings(BaseSettings):
     """`AGENTIC_LOG_*`: structured logging."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_LOG_", **_COMMON)
+    model_config = _group("AGENTIC_LOG_")
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = Field(
@@ -118,7 +125,7 @@ class LogSettings(BaseSettings):
 class SecuritySettings(BaseSettings):
     """`AGENTIC_SECURITY_*`: secrets. Outside dev/test they must be set explicitly."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_SECURITY_", **_COMMON)
+    model_config = _group("AGENTIC_SECURITY_")
 
     secret_key: SecretStr | None = Field(
         default=None,
@@ -129,7 +136,7 @@ class SecuritySettings(BaseSettings):
 class AdminSettings(BaseSettings):
     """`AGENTIC_ADMIN_*`: the first administrator, created on first start of an empty database."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_ADMIN_", **_COMMON)
+    model_config = _group("AGENTIC_ADMIN_")
 
     email: str | None = None
     password: SecretStr | None = None
@@ -139,7 +146,7 @@ class AdminSettings(BaseSettings):
 class Settings(BaseSettings):
     """All settings. Build with `Settings()` to read the environment, or pass groups explicitly in tests."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTIC_", **_COMMON)
+    model_config = _group("AGENTIC_")
 
     env: Environment = Environment.DEV
     data_dir: Path = Path(".agentic")
@@ -161,7 +168,8 @@ class Settings(BaseSettings):
         if len(key) < MIN_SECRET_LENGTH:
             problems.append(
                 f"AGENTIC_SECURITY_SECRET_KEY must be set to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                f"{MIN_SECRET_LENGTH} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
         if self.admin.password is not None and len(self.admin.password.get_secret_value()) < 12:
             problems.append("AGENTIC_ADMIN_PASSWORD must be at least 12 characters")

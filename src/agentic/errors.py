@@ -66,3 +66,7 @@ class ServiceUnavailable(AgenticError):
 
     code = "service_unavailable"
     status_code = 503
+
+
+class ConfigurationError(RuntimeError):
+    """The platform cannot start with its settings (not an API error: it stops start-up)."""

@@ -65,13 +65,14 @@ class Resources:
             async with asyncio.timeout(CHECK_TIMEOUT_S), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             revision = await asyncio.wait_for(migrate.current_revision(self.engine), CHECK_TIMEOUT_S)
-        except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001  # any failure means "not ready"
+        except (TimeoutError, OSError, Exception) as exc:  # any failure means "not ready"
             return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
         if revision != self.expected_revision:
             return CheckResult(
                 "error",
                 _ms(start),
-                f"schema at revision {revision}, code expects {self.expected_revision}: run `agentic db upgrade`",
+                f"schema at revision {revision}, code expects {self.expected_revision}: "
+                "run `agentic db upgrade`",
             )
         return CheckResult("ok", _ms(start))
 
@@ -83,7 +84,7 @@ class Resources:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 await self.redis.ping()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
         return CheckResult("ok", _ms(start))
 

@@ -1,5 +1,7 @@
 """One migration tree, both backends: full round trip, and models/migrations agreement."""
 
+from collections.abc import AsyncIterator
+
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,9 +18,9 @@ async def _tables(engine: AsyncEngine) -> set[str]:
 
 
 @pytest.fixture
-async def engine(empty_database_url: str) -> AsyncEngine:
+async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(Settings(), url=empty_database_url)
-    yield eng  # type: ignore[misc]
+    yield eng
     await eng.dispose()
 
 

@@ -28,7 +28,9 @@ async def _org_user_agent(session: AsyncSession) -> tuple[Organization, User, Ag
     agent = Agent(org_id=org.id, owner_id=user.id, name="Helper")
     session.add(agent)
     await session.flush()
-    version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={"model": {"provider": "mock"}})
+    version = AgentVersion(
+        org_id=org.id, agent_id=agent.id, version=1, config={"model": {"provider": "mock"}}
+    )
     session.add(version)
     await session.flush()
     return org, user, agent, version
@@ -61,7 +63,7 @@ async def test_naive_datetimes_are_refused(session: AsyncSession) -> None:
             org_id=org.id,
             agent_id=agent.id,
             agent_version_id=version.id,
-            run_at=dt.datetime(2026, 1, 1),  # noqa: DTZ001  # deliberately naive
+            run_at=dt.datetime(2026, 1, 1),  # deliberately naive
         )
     )
     with pytest.raises(StatementError, match="naive datetime"):
@@ -90,12 +92,11 @@ async def test_check_constraint_rejects_unknown_state(session: AsyncSession) -> 
     task = Task(org_id=org.id, agent_id=agent.id, agent_version_id=version.id)
     session.add(task)
     await session.commit()
+    statement = text("UPDATE tasks SET state = 'exploded' WHERE id = :id").bindparams(
+        bindparam("id", type_=Uuid)
+    )
     with pytest.raises(IntegrityError):
-        await session.execute(
-            text("UPDATE tasks SET state = 'exploded' WHERE id = :id").bindparams(bindparam("id", type_=Uuid)),
-            {"id": task.id},
-        )
-        await session.commit()
+        await session.execute(statement, {"id": task.id})
 
 
 async def test_idempotency_key_unique_per_org_but_nulls_do_not_collide(session: AsyncSession) -> None:
@@ -117,7 +118,8 @@ async def test_deleting_an_org_cascades_to_its_rows(session: AsyncSession) -> No
     await session.commit()
 
     await session.execute(
-        text("DELETE FROM organizations WHERE id = :id").bindparams(bindparam("id", type_=Uuid)), {"id": org.id}
+        text("DELETE FROM organizations WHERE id = :id").bindparams(bindparam("id", type_=Uuid)),
+        {"id": org.id},
     )
     await session.commit()
     session.expunge_all()

@@ -75,7 +75,9 @@ def postgres() -> Iterator[Service]:
         return
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not (initdb and pg_ctl):
-        raise ServiceUnavailableError("PostgreSQL is not reachable on 127.0.0.1:5432 and initdb/pg_ctl are missing")
+        raise ServiceUnavailableError(
+            "PostgreSQL is not reachable on 127.0.0.1:5432 and initdb/pg_ctl are missing"
+        )
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="agentic-pg-"))
     datadir = workdir / "data"
@@ -84,7 +86,9 @@ def postgres() -> Iterator[Service]:
     if os.geteuid() == 0:
         runuser = shutil.which("runuser")
         if runuser is None:
-            raise ServiceUnavailableError("running as root without runuser: cannot start a throwaway PostgreSQL")
+            raise ServiceUnavailableError(
+                "running as root without runuser: cannot start a throwaway PostgreSQL"
+            )
         shutil.chown(workdir, "postgres")
         workdir.chmod(0o700)
         prefix = [runuser, "-u", "postgres", "--"]

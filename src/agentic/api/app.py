@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
-from agentic.api.middleware import DeclaredBodySizeMiddleware, RequestContextMiddleware
+from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from agentic.api.routes import health, setup, system
 from agentic.config import Settings, get_settings
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
 from agentic.services.first_run import run_first_start
-from agentic.ui import SPAStaticFiles, STATIC_DIR, not_built_response, ui_built
+from agentic.ui import STATIC_DIR, SPAStaticFiles, not_built_response, ui_built
 from agentic.workers.runtime import WorkerRuntime
 
 log = get_logger("agentic.app")
@@ -55,21 +55,18 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
         version=__version__,
         summary="Build, run and watch LLM agents as durable tasks.",
         lifespan=lifespan,
-        max_body_size=settings.server.max_body_bytes,
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    app.state.max_body_bytes = settings.server.max_body_bytes
     install_error_handlers(app)
     # Added last = outermost: every response, including early refusals, carries the request ID.
-    app.add_middleware(DeclaredBodySizeMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
-    app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
-    v1.include_router(system.router)
-    v1.include_router(setup.router)
-    app.include_router(v1)
+    for router in (health.router, system.router, setup.router):
+        app.include_router(router)
 
     if settings.server.ui_enabled and ui_built():
         app.mount("/", SPAStaticFiles(directory=STATIC_DIR, html=True), name="ui")

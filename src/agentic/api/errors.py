@@ -5,6 +5,7 @@ Every 4xx/5xx leaves the API as `{"error": {"code", "message", "details"}}`; a 5
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,7 +33,7 @@ _HTTP_CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """Build an error-envelope response."""
     return JSONResponse(
@@ -41,7 +42,7 @@ def error_response(
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Drop `input` and `ctx`: they echo what the caller sent (possibly a password) back into responses and logs.
+    # Drop `input` and `ctx`: they echo what the caller sent (possibly a password) into responses and logs.
     return [
         {"loc": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
         for err in exc.errors()
@@ -69,7 +70,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     elif exc.status_code == 413:
-        message = "The request body is too large."
+        max_bytes = request.app.state.max_body_bytes
+        message = f"Request body exceeds the limit of {max_bytes} bytes."
+        return error_response(413, code, message, {"max_bytes": max_bytes})
     else:
         message = str(exc.detail)
     return error_response(exc.status_code, code, message, None, headers=exc.headers)

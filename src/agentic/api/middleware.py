@@ -1,13 +1,17 @@
-"""Plain ASGI middleware (no `BaseHTTPMiddleware`: it buffers, breaks streaming and costs a task per request)."""
+"""Plain ASGI middleware.
+
+Not `BaseHTTPMiddleware`: it buffers, interferes with streaming and costs a task per request.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 
-import json
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentic.logging import get_logger
@@ -58,6 +62,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -100,12 +105,13 @@ class RequestContextMiddleware:
                 )
 
 
-class DeclaredBodySizeMiddleware:
-    """Refuse a request whose declared `Content-Length` exceeds the limit, before anything reads it.
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over `max_bytes` with 413, whether or not `Content-Length` is sent.
 
-    Streaming (chunked) bodies are counted by the framework's own limit (`FastAPI(max_body_size=…)`), which
-    raises a 413 `HTTPException` that the app's handlers turn into the error envelope. This outer check exists
-    because the framework answers the declared-length case in plain text, and to refuse early and cheaply.
+    A declared length over the limit is refused before anything reads the body. A streamed (chunked) body is
+    counted as it arrives; crossing the limit raises `HTTPException(413)` inside the app, which FastAPI
+    re-raises from body parsing so the app's error handler answers with the envelope. Nothing is buffered
+    beyond the limit.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
@@ -113,18 +119,49 @@ class DeclaredBodySizeMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = _header(scope, b"content-length")
-            if declared is not None and not declared.isdigit():
-                await send_error(send, 400, "invalid_content_length", "Content-Length must be a whole number.")
-                return
-            if declared is not None and int(declared) > self.max_bytes:
-                await send_error(
-                    send,
-                    413,
-                    "payload_too_large",
-                    f"Request body exceeds the limit of {self.max_bytes} bytes.",
-                    {"max_bytes": self.max_bytes},
-                )
-                return
-        await self.app(scope, receive, send)
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and not declared.isdigit():
+            await send_error(send, 400, "invalid_content_length", "Content-Length must be a whole number.")
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, "Request body too large.")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except HTTPException as exc:
+            # Raised where no handler could catch it (e.g. a body read outside a route): answer here.
+            if exc.status_code != 413 or started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        await send_error(
+            send,
+            413,
+            "payload_too_large",
+            f"Request body exceeds the limit of {self.max_bytes} bytes.",
+            {"max_bytes": self.max_bytes},
+        )

@@ -56,8 +56,8 @@ def configure_context(connection: Connection, **kwargs: Any) -> dict[str, Any]:
 def _with_sqlite_fk_off(connection: Connection, fn: Callable[[], None]) -> None:
     """Run migrations on SQLite with foreign keys off.
 
-    Batch mode copies a table and drops the original; with enforcement on, that DROP would cascade deletes into
-    child tables. Enforcement is restored afterwards and the result checked.
+    Batch mode copies a table and drops the original; with enforcement on, that DROP would cascade
+    deletes into child tables. Enforcement is restored afterwards and the result checked.
     """
     if connection.dialect.name != "sqlite":
         fn()

@@ -24,6 +24,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Normalise to UTC; refuse naive values."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -31,6 +32,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Return an aware UTC datetime."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -45,6 +47,7 @@ class JSONDocument(TypeDecorator[Any]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """`JSONB` on PostgreSQL, `JSON` elsewhere."""
         if dialect.name == "postgresql":
             return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
@@ -66,11 +69,13 @@ class StrEnumType(TypeDecorator[E]):
         self.enum_class = enum_class
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """Store the member's value (unknown strings raise `ValueError`)."""
         if value is None:
             return None
         return self.enum_class(value).value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Load as the enum member."""
         if value is None:
             return None
         return self.enum_class(value)

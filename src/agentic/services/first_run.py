@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from agentic.db import migrate
-from agentic.errors import AgenticError
+from agentic.errors import AgenticError, ConfigurationError
 from agentic.logging import get_logger
 from agentic.resources import Resources
 from agentic.services.setup import AlreadySetUp, create_first_admin, needs_setup, setup_token
@@ -21,7 +21,7 @@ async def run_first_start(resources: Resources) -> None:
     migrated (readiness reports that instead).
 
     Raises:
-        SystemExit: The configured admin credentials are unacceptable (e.g. password too short).
+        ConfigurationError: The configured admin credentials are unacceptable (e.g. password too short).
     """
     if await migrate.current_revision(resources.engine) != resources.expected_revision:
         log.warning("first_run.schema_not_current", hint="run `agentic db upgrade`")
@@ -44,7 +44,7 @@ async def run_first_start(resources: Resources) -> None:
             except AlreadySetUp:
                 return  # another replica won the race
             except AgenticError as exc:
-                raise SystemExit(f"AGENTIC_ADMIN_* settings rejected: {exc.message}") from exc
+                raise ConfigurationError(f"AGENTIC_ADMIN_* settings rejected: {exc.message}") from exc
         log.info("first_run.admin_created", email=created.email, organization_id=str(created.organization_id))
         return
     link = f"{settings.public_url}/setup?token={setup_token(settings.secret_key())}"

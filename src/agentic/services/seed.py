@@ -54,7 +54,11 @@ DEMO_AGENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
                 "name": "scripted",
                 "options": {
                     "script": [
-                        {"tool_calls": [{"name": "http_request", "arguments": {"url": "https://example.com"}}]},
+                        {
+                            "tool_calls": [
+                                {"name": "http_request", "arguments": {"url": "https://example.com"}}
+                            ]
+                        },
                         {"text": "Done: example.com answered."},
                     ]
                 },
@@ -104,7 +108,9 @@ async def seed_demo(
     for email, name, role in DEMO_USERS:
         user = await session.scalar(select(User).where(User.email == email))
         if user is None:
-            user = User(email=email, display_name=name, password_hash=password_hash, email_verified_at=utcnow())
+            user = User(
+                email=email, display_name=name, password_hash=password_hash, email_verified_at=utcnow()
+            )
             session.add(user)
             await session.flush()
             result.users.append(email)

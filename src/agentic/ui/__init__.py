@@ -16,12 +16,13 @@ STATIC_DIR = Path(str(files("agentic.ui") / "static"))
 _API_PREFIXES = ("/v1/", "/v1", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 _NOT_BUILT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Agentic</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
 <h1>Agentic</h1>
-<p>The API is running. The web UI has not been built in this installation: run <code>make ui</code>
-(or <code>make run</code>, which builds it when Node.js is available).</p>
+<p>The API is running. The web UI has not been built in this installation:
+run <code>make ui</code> (or <code>make run</code>, which builds it when Node.js is available).</p>
 <ul><li><a href="/docs">API documentation</a></li><li><a href="/readyz">Readiness</a></li>
 <li><a href="/v1/system/info">System information</a></li></ul>
 </body></html>
@@ -39,6 +40,7 @@ class SPAStaticFiles(StaticFiles):
     """Static files; an unknown path requested by a browser gets `index.html` so client-side routes work."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file at `path`, or `index.html` for a browser navigation to an unknown path."""
         try:
             return await super().get_response(path, scope)
         except HTTPException as exc:

@@ -8,6 +8,7 @@ graceful stop (stop claiming, give running work a grace period, then release). T
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -90,10 +91,8 @@ class WorkerRuntime:
                 task.add_done_callback(self._running.discard)
             self._update_gauges()
             if not jobs:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval_s)
-                except TimeoutError:
-                    pass
 
     async def _run(self, job: Job) -> None:
         try:

@@ -7,11 +7,12 @@ import asyncio
 from fastapi import APIRouter, Request, status
 
 from agentic.api.deps import RequestIdDep, SessionDep, SettingsDep
+from agentic.api.routes import API_PREFIX
 from agentic.schemas.common import error_responses
 from agentic.schemas.setup import SetupRequest, SetupResult, SetupStatus
 from agentic.services.setup import check_setup_token, create_first_admin, needs_setup
 
-router = APIRouter(prefix="/setup", tags=["setup"])
+router = APIRouter(prefix=f"{API_PREFIX}/setup", tags=["setup"])
 
 # One setup at a time per process; across processes the service takes a database lock.
 _setup_lock = asyncio.Lock()

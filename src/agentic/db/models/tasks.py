@@ -48,12 +48,12 @@ class Task(IdMixin, TimestampMixin, Base):
     agent_version_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("agent_versions.id", ondelete="CASCADE")
     )
-    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("api_keys.id", ondelete="SET NULL"))
     # A retry-from-step task points at the task whose completed steps it reuses.
-    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="SET NULL"))
+    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tasks.id", ondelete="SET NULL")
+    )
 
     state: Mapped[TaskState] = mapped_column(StrEnumType(TaskState), default=TaskState.QUEUED)
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -91,9 +91,7 @@ class TaskAttempt(IdMixin, Base):
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[AttemptStatus] = mapped_column(
-        StrEnumType(AttemptStatus), default=AttemptStatus.RUNNING
-    )
+    status: Mapped[AttemptStatus] = mapped_column(StrEnumType(AttemptStatus), default=AttemptStatus.RUNNING)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

@@ -1,0 +1,83 @@
+# Agentic — the two commands a new user needs: `make run` and `make test`.
+# Everything is installed by this file into ./.venv and ./web/node_modules; nothing global is touched.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+NPM ?= npm
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Stamps: reinstall only when the dependency manifests change.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+NODE_STAMP := web/node_modules/.installed
+UI_INDEX := src/agentic/ui/static/index.html
+UI_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
+HAVE_NPM := $(shell command -v $(NPM) >/dev/null 2>&1 && echo yes)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt typecheck pytest web-test ui venv dev clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/pyvenv.cfg:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml $(VENV)/pyvenv.cfg
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(RUNTIME_STAMP) ## Create .venv with the platform installed
+
+dev: $(DEV_STAMP) ## Create .venv with the platform and the development tools
+
+$(NODE_STAMP): web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(UI_INDEX): $(NODE_STAMP) $(UI_SOURCES)
+	cd web && $(NPM) run build
+
+ui: ## Build the web UI into src/agentic/ui/static (needs Node.js)
+ifeq ($(HAVE_NPM),yes)
+	@$(MAKE) --no-print-directory $(UI_INDEX)
+else
+	@echo "npm not found: the web UI is not built; the API serves a plain page at / instead."
+endif
+
+run: venv ui ## Install, build the UI, migrate and serve at http://127.0.0.1:8000 (embedded default)
+	$(BIN)/agentic db upgrade
+	$(BIN)/agentic serve --host $(HOST) --port $(PORT) --no-migrate
+
+lint: dev ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: dev ## Format and apply safe lint fixes
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+pytest: dev ui ## The Python suite (both database backends)
+	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
+
+web-test: ui ## Web UI type check and unit tests
+ifeq ($(HAVE_NPM),yes)
+	cd web && $(NPM) run typecheck && $(NPM) test
+else
+	@echo "npm not found: skipping the web UI tests."; test -z "$$CI"
+endif
+
+test: lint web-test pytest ## Everything CI runs: lint, types, web tests, the Python suite
+
+clean: ## Remove the virtualenv, caches and build output (keeps .agentic data)
+	rm -rf $(VENV) web/node_modules src/agentic/ui/static .pytest_cache .mypy_cache .ruff_cache

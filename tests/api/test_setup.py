@@ -1,0 +1,146 @@
+"""First run: the one-time setup link, or the admin from the environment."""
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.api.app import create_app
+from agentic.config import AdminSettings, Settings
+from agentic.db.models import AuditEvent, Membership, Organization, Role, User
+from agentic.errors import ConfigurationError
+from agentic.services.setup import setup_token
+from tests.conftest import asgi_client
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+PASSWORD = "correct horse battery staple"
+
+
+def _body(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "token": setup_token(settings.secret_key()),
+        "email": "Founder@Example.com",
+        "password": PASSWORD,
+        "organization_name": "Zürich Robotics AG",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_fresh_install_needs_setup(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/setup")).json() == {"needs_setup": True}
+    info = (await client.get("/v1/system/info")).json()
+    assert info["needs_setup"] is True
+    assert info["database_backend"] in {"sqlite", "postgresql"}
+
+
+async def test_setup_link_is_printed_on_first_start(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings, run_workers=False)
+    async with LifespanManager(app):
+        pass
+    err = capsys.readouterr().err
+    assert f"/setup?token={setup_token(settings.secret_key())}" in err
+
+
+async def test_setup_creates_admin_org_and_audit(
+    client: httpx.AsyncClient, settings: Settings, session: AsyncSession
+) -> None:
+    response = await client.post("/v1/setup", json=_body(settings), headers={"x-request-id": "req-setup"})
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert result["email"] == "founder@example.com"
+
+    user = await session.scalar(select(User))
+    assert user is not None
+    assert str(user.id) == result["user_id"]
+    assert user.password_hash is not None
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    assert user.is_platform_admin
+    org = await session.scalar(select(Organization))
+    assert org is not None
+    assert org.slug == "zurich-robotics-ag"
+    membership = await session.scalar(select(Membership))
+    assert membership is not None
+    assert (membership.user_id, membership.org_id, membership.role) == (user.id, org.id, Role.ADMIN)
+    audit = await session.scalar(select(AuditEvent))
+    assert audit is not None
+    assert audit.action == "setup.first_admin_created"
+    assert audit.request_id == "req-setup"
+    assert audit.org_id == org.id
+
+    assert (await client.get("/v1/setup")).json() == {"needs_setup": False}
+
+
+async def test_setup_works_only_once(client: httpx.AsyncClient, settings: Settings) -> None:
+    assert (await client.post("/v1/setup", json=_body(settings))).status_code == 201
+    again = await client.post("/v1/setup", json=_body(settings, email="second@example.com"))
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_set_up"
+
+
+async def test_wrong_token_is_refused(client: httpx.AsyncClient, settings: Settings) -> None:
+    response = await client.post("/v1/setup", json=_body(settings, token="guess"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_setup_token"
+    assert (await client.get("/v1/setup")).json() == {"needs_setup": True}
+
+
+async def test_weak_password_is_refused_with_the_field(client: httpx.AsyncClient, settings: Settings) -> None:
+    response = await client.post("/v1/setup", json=_body(settings, password="short"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"][0]["loc"] == ["body", "password"]
+
+
+async def test_password_equal_to_email_is_refused(client: httpx.AsyncClient, settings: Settings) -> None:
+    response = await client.post(
+        "/v1/setup", json=_body(settings, email="longaddress@example.com", password="LongAddress@example.com")
+    )
+    assert response.status_code == 422
+
+
+async def test_admin_from_environment(
+    settings: Settings, session: AsyncSession, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    settings.admin = AdminSettings(
+        email="ops@example.com", password=SecretStr(PASSWORD), organization_name="Ops"
+    )
+    app = create_app(settings, run_workers=False)
+    async with LifespanManager(app), asgi_client(app) as client:
+        assert (await client.get("/v1/setup")).json() == {"needs_setup": False}
+    user = await session.scalar(select(User))
+    assert user is not None
+    assert user.email == "ops@example.com"
+    audit = await session.scalar(select(AuditEvent))
+    assert audit is not None
+    assert audit.details["via"] == "environment"
+    assert PASSWORD not in str(log_lines())
+
+
+async def test_admin_from_environment_with_weak_password_stops_startup(settings: Settings) -> None:
+    settings.admin = AdminSettings(email="ops@example.com", password=SecretStr("short"))
+    app = create_app(settings, run_workers=False)
+    with pytest.raises(ConfigurationError, match="AGENTIC_ADMIN_"):
+        async with LifespanManager(app):
+            pass
+
+
+async def test_restart_after_setup_prints_no_link(
+    client: httpx.AsyncClient, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (await client.post("/v1/setup", json=_body(settings))).status_code == 201
+    capsys.readouterr()
+    app = create_app(settings, run_workers=False)
+    async with LifespanManager(app):
+        pass
+    assert "setup?token" not in capsys.readouterr().err

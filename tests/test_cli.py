@@ -1,0 +1,113 @@
+"""The `agentic` command line, run as real processes against both backends."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic import __version__
+from agentic.config import Settings
+from agentic.db.engine import create_engine, create_session_factory
+from agentic.db.models import Agent, AgentVersion, Membership, Organization, Role, User
+from tests.support.processes import agentic_env, run_cli
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli("version", env=agentic_env(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"agentic {__version__}"
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run_cli("--help", env=agentic_env(tmp_path))
+    assert result.returncode == 0
+    for command in ("serve", "worker", "db", "seed", "version"):
+        assert command in result.stdout
+
+
+@pytest.mark.usefixtures("backend")
+def test_db_upgrade_current_downgrade(tmp_path: Path, empty_database_url: str) -> None:
+    env = agentic_env(tmp_path, empty_database_url)
+
+    up = run_cli("db", "upgrade", env=env)
+    assert up.returncode == 0, up.stderr
+    assert "Applying revision 0001" in up.stderr
+    assert "Database migrated to 0001" in up.stderr
+
+    current = run_cli("db", "current", env=env)
+    assert "current: 0001" in current.stdout
+    assert "up to date" in current.stdout
+
+    again = run_cli("db", "upgrade", env=env)
+    assert "up to date" in again.stderr
+
+    down = run_cli("db", "downgrade", "base", "--yes", env=env)
+    assert down.returncode == 0, down.stderr
+    assert "revision None" in down.stderr
+    assert "needs `agentic db upgrade`" in run_cli("db", "current", env=env).stdout
+
+
+@pytest.mark.usefixtures("backend")
+def test_downgrade_asks_for_confirmation(tmp_path: Path, database_url: str) -> None:
+    result = run_cli("db", "downgrade", "base", env=agentic_env(tmp_path, database_url))
+    assert result.returncode != 0
+    assert "Aborted" in result.stderr or "Aborted" in result.stdout
+
+
+@pytest.mark.usefixtures("backend")
+async def test_seed_demo_is_idempotent(tmp_path: Path, database_url: str) -> None:
+    env = agentic_env(tmp_path, database_url)
+    first = run_cli("seed", "--demo", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "admin@demo.agentic.local" in first.stderr
+    second = run_cli("seed", "--demo", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "already present" in second.stderr
+
+    engine = create_engine(Settings(), url=database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            assert await _count(session, Organization) == 1
+            assert await _count(session, User) == 3
+            assert await _count(session, Agent) == 3
+            assert await _count(session, AgentVersion) == 3
+            roles = set((await session.scalars(select(Membership.role))).all())
+            assert roles == {Role.ADMIN, Role.OPERATOR, Role.USER}
+            hashes = (await session.scalars(select(User.password_hash))).all()
+            assert all(h and h.startswith("$argon2id$") for h in hashes)
+    finally:
+        await engine.dispose()
+
+
+async def _count(session: AsyncSession, model: type[object]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.mark.usefixtures("backend")
+def test_seed_needs_a_migrated_database(tmp_path: Path, empty_database_url: str) -> None:
+    result = run_cli("seed", "--demo", env=agentic_env(tmp_path, empty_database_url))
+    assert result.returncode == 2
+    assert "agentic db upgrade" in result.stderr
+
+
+def test_seed_refuses_production(tmp_path: Path) -> None:
+    env = agentic_env(tmp_path, AGENTIC_ENV="production", AGENTIC_SECURITY_SECRET_KEY="k" * 40)
+    result = run_cli("seed", "--demo", env=env)
+    assert result.returncode == 2
+    assert "production" in result.stderr
+
+
+def test_invalid_settings_are_reported_without_a_trace(tmp_path: Path) -> None:
+    env = agentic_env(tmp_path, "postgresql://sync-driver@localhost/x")
+    result = run_cli("db", "current", env=env)
+    assert result.returncode == 2
+    assert "Invalid settings" in result.stderr
+    assert "async driver" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_serve_with_default_secret(tmp_path: Path) -> None:
+    result = run_cli("serve", env=agentic_env(tmp_path, AGENTIC_ENV="production"))
+    assert result.returncode == 2
+    assert "AGENTIC_SECURITY_SECRET_KEY" in result.stderr
