@@ -18,7 +18,7 @@ UI_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfi
 HAVE_NPM := $(shell command -v $(NPM) >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt typecheck pytest web-test ui venv dev clean
+.PHONY: help run test lint fmt pytest web-test ui venv dev os-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,7 +67,18 @@ fmt: dev ## Format and apply safe lint fixes
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-pytest: dev ui ## The Python suite (both database backends)
+# Tools some tests drive that only the OS package manager provides (installed when missing and permitted).
+OS_PACKAGES := docker-compose
+os-deps: ## Install the OS packages the tests use (docker-compose), when missing
+	@missing=""; for tool in $(OS_PACKAGES); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing OS packages:$$missing"; \
+		(apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null)); \
+	else echo "Missing OS packages:$$missing (install them with your package manager)"; fi
+
+pytest: dev ui os-deps ## The Python suite (both database backends)
 	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
 
 web-test: ui ## Web UI type check and unit tests
