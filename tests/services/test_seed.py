@@ -20,7 +20,7 @@ async def test_seed_creates_org_users_per_role_and_versioned_agents(session: Asy
     org = await session.scalar(select(Organization).where(Organization.slug == "demo"))
     assert org is not None
     statement = select(User.email, Membership.role).join(Membership, Membership.user_id == User.id)
-    roles = dict((await session.execute(statement)).tuples().all())
+    roles = dict((await session.execute(statement)).all())
     assert roles == {email: role for email, _name, role in DEMO_USERS}
     assert Role.OPERATOR in roles.values()
 
