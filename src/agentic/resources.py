@@ -35,6 +35,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    secret_key: str = ""
     redis: Redis | None = None
     expected_revision: str | None = field(default_factory=migrate.head_revision)
 
@@ -50,7 +51,14 @@ class Resources:
                 socket_timeout=settings.redis.connect_timeout_s,
                 health_check_interval=30,
             )
-        return cls(settings=settings, engine=engine, sessions=create_session_factory(engine), redis=redis)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            # Read once: in dev it lives in a file in the data directory.
+            secret_key=settings.secret_key(),
+            redis=redis,
+        )
 
     async def close(self) -> None:
         """Release every handle."""
@@ -65,7 +73,7 @@ class Resources:
             async with asyncio.timeout(CHECK_TIMEOUT_S), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             revision = await asyncio.wait_for(migrate.current_revision(self.engine), CHECK_TIMEOUT_S)
-        except (TimeoutError, OSError, Exception) as exc:  # any failure means "not ready"
+        except Exception as exc:  # any failure at all means "not ready"
             return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
         if revision != self.expected_revision:
             return CheckResult(

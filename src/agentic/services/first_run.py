@@ -47,7 +47,7 @@ async def run_first_start(resources: Resources) -> None:
                 raise ConfigurationError(f"AGENTIC_ADMIN_* settings rejected: {exc.message}") from exc
         log.info("first_run.admin_created", email=created.email, organization_id=str(created.organization_id))
         return
-    link = f"{settings.public_url}/setup?token={setup_token(settings.secret_key())}"
+    link = f"{settings.public_url}/setup?token={setup_token(resources.secret_key)}"
     # Printed plainly as well as logged: this is the one line a new user must find in the output.
     print(  # noqa: T201
         f"\n  First run: create the administrator account at\n    {link}\n"

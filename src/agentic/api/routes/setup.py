@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, status
 
-from agentic.api.deps import RequestIdDep, SessionDep, SettingsDep
+from agentic.api.deps import RequestIdDep, ResourcesDep, SessionDep
 from agentic.api.routes import API_PREFIX
 from agentic.schemas.common import error_responses
 from agentic.schemas.setup import SetupRequest, SetupResult, SetupStatus
@@ -31,10 +31,14 @@ async def setup_status(session: SessionDep) -> SetupStatus:
     responses=error_responses(400, 403, 409, 422),
 )
 async def run_setup(
-    body: SetupRequest, request: Request, session: SessionDep, settings: SettingsDep, request_id: RequestIdDep
+    body: SetupRequest,
+    request: Request,
+    session: SessionDep,
+    resources: ResourcesDep,
+    request_id: RequestIdDep,
 ) -> SetupResult:
     """Permission: anyone holding the one-time setup token, and only while no user exists."""
-    check_setup_token(secret_key=settings.secret_key(), token=body.token)
+    check_setup_token(secret_key=resources.secret_key, token=body.token)
     async with _setup_lock:
         admin = await create_first_admin(
             session,
