@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic import __version__
 from agentic.config import Settings
+from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
 from agentic.db.models import Agent, AgentVersion, Membership, Organization, Role, User
 from tests.support.processes import agentic_env, run_cli
@@ -32,11 +33,12 @@ def test_db_upgrade_current_downgrade(tmp_path: Path, empty_database_url: str) -
 
     up = run_cli("db", "upgrade", env=env)
     assert up.returncode == 0, up.stderr
-    assert "Applying revision 0001" in up.stderr
-    assert "Database migrated to 0001" in up.stderr
+    head = migrate.head_revision()
+    assert f"Applying revision {head}" in up.stderr
+    assert f"Database migrated to {head}" in up.stderr
 
     current = run_cli("db", "current", env=env)
-    assert "current: 0001" in current.stdout
+    assert f"current: {head}" in current.stdout
     assert "up to date" in current.stdout
 
     again = run_cli("db", "upgrade", env=env)

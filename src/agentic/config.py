@@ -133,6 +133,42 @@ class SecuritySettings(BaseSettings):
     )
 
 
+class SmtpSettings(BaseSettings):
+    """`AGENTIC_SMTP_*`: outgoing mail. Without a host, mail goes to the outbox in the data directory."""
+
+    model_config = _group("AGENTIC_SMTP_")
+
+    host: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="`starttls` (port 587), `tls` (implicit, port 465) or `none`."
+    )
+    sender: str = Field(default="Agentic <no-reply@agentic.local>", description="The From: header.")
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class AuthSettings(BaseSettings):
+    """`AGENTIC_AUTH_*`: sessions, tokens, API keys and throttling."""
+
+    model_config = _group("AGENTIC_AUTH_")
+
+    access_token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = 900
+    refresh_token_ttl_s: Annotated[int, Field(ge=300)] = 14 * 86_400
+    session_max_age_s: Annotated[int, Field(ge=300)] = 90 * 86_400
+    email_verification_ttl_s: Annotated[int, Field(ge=300)] = 2 * 86_400
+    password_reset_ttl_s: Annotated[int, Field(ge=300, le=86_400)] = 3600
+    invitation_ttl_s: Annotated[int, Field(ge=3600)] = 7 * 86_400
+    api_key_rotation_grace_s: Annotated[int, Field(ge=0, le=30 * 86_400)] = 86_400
+    allow_signup: bool = Field(default=True, description="Self-service signup; off: invitation only.")
+    require_verified_email: bool = True
+    login_attempts_per_account: Annotated[int, Field(ge=1)] = 5
+    login_attempts_per_ip: Annotated[int, Field(ge=1)] = 50
+    reset_requests_per_account: Annotated[int, Field(ge=1)] = 3
+    throttle_window_s: Annotated[int, Field(ge=1)] = 900
+
+
 class AdminSettings(BaseSettings):
     """`AGENTIC_ADMIN_*`: the first administrator, created on first start of an empty database."""
 
@@ -158,6 +194,8 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:

@@ -18,10 +18,18 @@ class AgenticError(Exception):
     code: ClassVar[str] = "error"
     status_code: ClassVar[int] = 400
 
-    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Any = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers
         if code is not None:
             self.code = code  # type: ignore[misc]  # instance-level override of the class default
 

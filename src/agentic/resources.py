@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
+from agentic.mail import Mailer, create_mailer
+from agentic.security.throttle import Throttle
+from agentic.security.tokens import TokenHasher
 
 # A readiness probe must answer quickly even when a dependency hangs.
 CHECK_TIMEOUT_S = 2.0
@@ -35,7 +38,10 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    secret_key: str = ""
+    secret_key: str
+    hasher: TokenHasher
+    throttle: Throttle
+    mailer: Mailer
     redis: Redis | None = None
     expected_revision: str | None = field(default_factory=migrate.head_revision)
 
@@ -51,12 +57,16 @@ class Resources:
                 socket_timeout=settings.redis.connect_timeout_s,
                 health_check_interval=30,
             )
+        # Read once: in dev it lives in a file in the data directory.
+        secret_key = settings.secret_key()
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
-            # Read once: in dev it lives in a file in the data directory.
-            secret_key=settings.secret_key(),
+            secret_key=secret_key,
+            hasher=TokenHasher(secret_key),
+            throttle=Throttle(settings.redis.url),
+            mailer=create_mailer(settings),
             redis=redis,
         )
 

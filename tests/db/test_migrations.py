@@ -55,7 +55,12 @@ async def test_drift_check_notices_a_difference(engine: AsyncEngine) -> None:
 
 
 async def test_pending_revisions_lists_what_upgrade_would_apply(engine: AsyncEngine) -> None:
-    assert await migrate.pending_revisions(engine) == [migrate.head_revision()]
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    every_revision = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    assert await migrate.pending_revisions(engine) == every_revision
+    assert every_revision[-1] == migrate.head_revision()
     await migrate.upgrade(engine)
     assert await migrate.pending_revisions(engine) == []
 

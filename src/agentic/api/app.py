@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
 from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from agentic.api.routes import health, setup, system
+from agentic.api.routes import api_keys, audit, auth, health, me, orgs, setup, system
+from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
@@ -19,6 +21,28 @@ from agentic.ui import STATIC_DIR, SPAStaticFiles, not_built_response, ui_built
 from agentic.workers.runtime import WorkerRuntime
 
 log = get_logger("agentic.app")
+
+# Every router of the API. The route-table test walks these: each route must declare exactly one permission.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    system.router,
+    setup.router,
+    auth.router,
+    me.router,
+    orgs.router,
+    api_keys.router,
+    audit.router,
+)
+
+
+def _publish_permissions(router: APIRouter) -> None:
+    # Document each operation's permission in OpenAPI (`x-permission`), derived from the dependency that
+    # enforces it, so the published contract cannot drift from the enforcement.
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            declared = declared_permission(route.dependant)
+            if len(declared) == 1:
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": declared[0]}
 
 
 def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAPI:
@@ -65,7 +89,8 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
-    for router in (health.router, system.router, setup.router):
+    for router in ROUTERS:
+        _publish_permissions(router)
         app.include_router(router)
 
     if settings.server.ui_enabled and ui_built():

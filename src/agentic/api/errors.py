@@ -51,7 +51,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _agentic_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AgenticError)  # noqa: S101  # registered for this class only
-    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -64,8 +64,8 @@ class StrEnumType(TypeDecorator[E]):
     impl = String(16)
     cache_ok = True
 
-    def __init__(self, enum_class: type[E]) -> None:
-        super().__init__()
+    def __init__(self, enum_class: type[E], length: int = 16) -> None:
+        super().__init__(length=length)
         self.enum_class = enum_class
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agentic.api.deps import ResourcesDep
+from agentic.api.security import PUBLIC
 from agentic.schemas.common import error_responses
 from agentic.schemas.system import Check, Liveness, Readiness
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[PUBLIC])
 
 
 @router.get("/healthz", summary="Liveness: the process is up")

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request, status
 
 from agentic.api.deps import RequestIdDep, ResourcesDep, SessionDep
 from agentic.api.routes import API_PREFIX
+from agentic.api.security import PUBLIC
 from agentic.schemas.common import error_responses
 from agentic.schemas.setup import SetupRequest, SetupResult, SetupStatus
 from agentic.services.setup import check_setup_token, create_first_admin, needs_setup
 
-router = APIRouter(prefix=f"{API_PREFIX}/setup", tags=["setup"])
+# Public: guarded by the one-time setup token, and only while no user exists.
+router = APIRouter(prefix=f"{API_PREFIX}/setup", tags=["setup"], dependencies=[PUBLIC])
 
 # One setup at a time per process; across processes the service takes a database lock.
 _setup_lock = asyncio.Lock()

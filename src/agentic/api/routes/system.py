@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from agentic import __version__
 from agentic.api.deps import SessionDep, SettingsDep
 from agentic.api.routes import API_PREFIX
+from agentic.api.security import PUBLIC
 from agentic.schemas.system import SystemInfo
 from agentic.services.setup import needs_setup
 
-router = APIRouter(prefix=f"{API_PREFIX}/system", tags=["system"])
+router = APIRouter(prefix=f"{API_PREFIX}/system", tags=["system"], dependencies=[PUBLIC])
 
 
 @router.get("/info", summary="Version, backends and first-run state")

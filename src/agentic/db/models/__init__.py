@@ -3,6 +3,7 @@
 from agentic.db.base import Base
 from agentic.db.models.agents import Agent, AgentVersion
 from agentic.db.models.audit import AuditEvent
+from agentic.db.models.auth import AuthSession, EmailToken, EmailTokenPurpose, Invitation
 from agentic.db.models.enums import AgentVisibility, AttemptStatus, Role, StepStatus, TaskState
 from agentic.db.models.identity import ApiKey, Membership, Organization, User
 from agentic.db.models.tasks import Task, TaskAttempt, TaskEvent, TaskStep
@@ -15,7 +16,11 @@ __all__ = [
     "ApiKey",
     "AttemptStatus",
     "AuditEvent",
+    "AuthSession",
     "Base",
+    "EmailToken",
+    "EmailTokenPurpose",
+    "Invitation",
     "Membership",
     "Organization",
     "Role",

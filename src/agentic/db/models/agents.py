@@ -11,10 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, CreatedAtMixin, IdMixin, TimestampMixin
 from agentic.db.models.enums import AgentVisibility, check_in
+from agentic.db.tenancy import TenantScoped
 from agentic.db.types import JSONDocument, StrEnumType, UTCDateTime
 
 
-class Agent(IdMixin, TimestampMixin, Base):
+class Agent(TenantScoped, IdMixin, TimestampMixin, Base):
     """An agent: a named, owned, versioned configuration that tasks run."""
 
     __tablename__ = "agents"
@@ -34,7 +35,7 @@ class Agent(IdMixin, TimestampMixin, Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class AgentVersion(IdMixin, CreatedAtMixin, Base):
+class AgentVersion(TenantScoped, IdMixin, CreatedAtMixin, Base):
     """An immutable snapshot of an agent's configuration; a task pins the version it ran."""
 
     __tablename__ = "agent_versions"

@@ -9,10 +9,11 @@ from sqlalchemy import Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, CreatedAtMixin, IdMixin
+from agentic.db.tenancy import TenantScoped
 from agentic.db.types import JSONDocument
 
 
-class AuditEvent(IdMixin, CreatedAtMixin, Base):
+class AuditEvent(TenantScoped, IdMixin, CreatedAtMixin, Base):
     """A security or administrative action.
 
     Deliberately without foreign keys: the record must outlive the users, keys and organisations it names.

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, IdMixin, TimestampMixin
 from agentic.db.models.enums import Role, check_in
+from agentic.db.tenancy import TenantScoped
 from agentic.db.types import JSONDocument, StrEnumType, UTCDateTime
 
 
@@ -56,7 +57,7 @@ class User(IdMixin, TimestampMixin, Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class Membership(IdMixin, TimestampMixin, Base):
+class Membership(TenantScoped, IdMixin, TimestampMixin, Base):
     """A user's role in one organisation."""
 
     __tablename__ = "memberships"
@@ -71,7 +72,7 @@ class Membership(IdMixin, TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(StrEnumType(Role))
 
 
-class ApiKey(IdMixin, TimestampMixin, Base):
+class ApiKey(TenantScoped, IdMixin, TimestampMixin, Base):
     """A programmatic credential. Only a hash of the secret is stored; `prefix` identifies it in lists."""
 
     __tablename__ = "api_keys"

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, CreatedAtMixin, IdMixin, TimestampMixin
 from agentic.db.models.enums import AttemptStatus, StepStatus, TaskState, check_in
+from agentic.db.tenancy import TenantScoped
 from agentic.db.types import JSONDocument, StrEnumType, UTCDateTime, utcnow
 
 
-class Task(IdMixin, TimestampMixin, Base):
+class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     """One run of an agent version. The database row is the only source of truth for its state."""
 
     __tablename__ = "tasks"

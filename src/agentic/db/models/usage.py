@@ -9,9 +9,10 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, CreatedAtMixin, IdMixin
+from agentic.db.tenancy import TenantScoped
 
 
-class UsageRecord(IdMixin, CreatedAtMixin, Base):
+class UsageRecord(TenantScoped, IdMixin, CreatedAtMixin, Base):
     """One metered call: who, which model, how many tokens, what it cost and how it went."""
 
     __tablename__ = "usage_records"
