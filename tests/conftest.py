@@ -21,6 +21,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,9 @@ from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
 from agentic.ids import new_id
 from agentic.logging import configure_logging
+from agentic.resources import Resources
 from tests.support import services
+from tests.support.smtp import smtp_server_fixture  # noqa: F401  # registers the `smtp_server` fixture
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -90,10 +93,15 @@ def redis_service(request: pytest.FixtureRequest) -> Iterator[services.Service |
 
 
 @pytest.fixture
-def redis_url(redis_service: services.Service | None) -> str:
-    """A Redis URL; skips (fails in CI) when Redis is unavailable."""
+async def redis_url(redis_service: services.Service | None) -> str:
+    """A Redis URL on an emptied database; skips (fails in CI) when Redis is unavailable."""
     if redis_service is None:
         pytest.skip("Redis unavailable")
+    client = Redis.from_url(redis_service.url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
     return redis_service.url
 
 
@@ -287,6 +295,20 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP client for `app`."""
     async with asgi_client(app) as http:
         yield http
+
+
+@pytest.fixture
+def resources(app: FastAPI) -> Resources:
+    """The running app's resources (same secret key, hasher, mailer and throttle as the requests see)."""
+    found: Resources = app.state.resources
+    return found
+
+
+@pytest.fixture
+async def db(resources: Resources) -> AsyncIterator[AsyncSession]:
+    """A session on the app's engine, for arranging data and checking results."""
+    async with resources.sessions() as db_session:
+        yield db_session
 
 
 @pytest.fixture

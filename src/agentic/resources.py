@@ -65,7 +65,7 @@ class Resources:
             sessions=create_session_factory(engine),
             secret_key=secret_key,
             hasher=TokenHasher(secret_key),
-            throttle=Throttle(settings.redis.url),
+            throttle=Throttle(settings.redis.url, redis),
             mailer=create_mailer(settings),
             redis=redis,
         )

@@ -9,10 +9,13 @@ services never filter by organisation by hand, so none can forget to.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from agentic.db.base import Base
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapped
@@ -41,6 +44,13 @@ def session_org(session: Session) -> uuid.UUID | None:
     return value if isinstance(value, uuid.UUID) else None
 
 
+@cache
+def _tenant_classes() -> tuple[type[Any], ...]:
+    # The concrete mapped classes: the criteria lambda is analysed against the class it is given, and the
+    # marker mixin itself has no column to analyse.
+    return tuple(m.class_ for m in Base.registry.mappers if issubclass(m.class_, TenantScoped))
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     org_id = session_org(state.session)
@@ -48,5 +58,8 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
         return
     if state.is_select or state.is_update or state.is_delete:
         state.statement = state.statement.options(
-            with_loader_criteria(TenantScoped, lambda cls: cls.org_id == org_id, include_aliases=True)
+            *(
+                with_loader_criteria(cls, lambda c: c.org_id == org_id, include_aliases=True)
+                for cls in _tenant_classes()
+            )
         )

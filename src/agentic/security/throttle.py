@@ -12,6 +12,7 @@ import time
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from agentic.errors import AgenticError
 
@@ -26,11 +27,16 @@ class RateLimited(AgenticError):
 class Throttle:
     """Named moving-window limits over string keys."""
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, redis: Redis | None = None) -> None:
         storage: Storage
         if redis_url:
+            # Share the process's Redis pool (closed with it) rather than opening a second one.
+            # `connection_pool` is a documented option; limits' annotation of **options is narrower.
             storage = RedisStorage(
-                f"async+{redis_url}", implementation="redispy", key_prefix="agentic:throttle"
+                f"async+{redis_url}",
+                implementation="redispy",
+                key_prefix="agentic:throttle",
+                connection_pool=redis.connection_pool if redis is not None else None,  # type: ignore[arg-type]
             )
         else:
             storage = MemoryStorage()

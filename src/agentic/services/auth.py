@@ -294,9 +294,10 @@ async def verify_email(session: AsyncSession, *, resources: Resources, token: st
     return user
 
 
-async def _new_session(
+async def open_session(
     session: AsyncSession, *, resources: Resources, user: User, meta: RequestMeta
 ) -> IssuedTokens:
+    """Open a session for `user` (flushed, not committed) and return its tokens."""
     auth = resources.settings.auth
     now = utcnow()
     access, refresh = random_token(ACCESS_TOKEN_PREFIX), random_token(REFRESH_TOKEN_PREFIX)
@@ -386,7 +387,7 @@ async def login(
         raise EmailNotVerified("Verify your email address first; we can send the link again.")
 
     await throttle.clear(per_account, "login", "account", email)
-    tokens = await _new_session(session, resources=resources, user=user, meta=meta)
+    tokens = await open_session(session, resources=resources, user=user, meta=meta)
     user.last_login_at = utcnow()
     record_audit_event(
         session,

@@ -1,0 +1,272 @@
+"""Authorisation: every route declares a permission, and each role gets exactly what the matrix grants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.api.app import ROUTERS
+from agentic.api.security import declared_permission
+from agentic.db.models import Invitation, Organization, Role
+from agentic.db.types import utcnow
+from agentic.resources import Resources
+from agentic.security.permissions import ROLE_PERMISSIONS, Permission, Scope
+from agentic.security.tokens import random_token
+from agentic.services.audit import Actor
+from agentic.services.organizations import create_invitation
+from tests.support.accounts import Account, make_account, make_key, make_org, new_token
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+def all_routes() -> list[APIRoute]:
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+
+
+def route_keys() -> list[tuple[str, str]]:
+    return [(method, route.path) for route in all_routes() for method in sorted(route.methods or ())]
+
+
+def test_every_route_declares_exactly_one_permission() -> None:
+    undeclared = {
+        f"{sorted(route.methods or ())} {route.path}": declared_permission(route.dependant)
+        for route in all_routes()
+        if len(declared_permission(route.dependant)) != 1
+    }
+    assert undeclared == {}, "routes without exactly one declared permission"
+
+
+def test_declared_permissions_are_known() -> None:
+    known = {p.value for p in Permission} | {"public", "authenticated"}
+    for route in all_routes():
+        assert declared_permission(route.dependant)[0] in known, route.path
+
+
+async def test_openapi_publishes_every_operations_permission(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operations = [(m.upper(), p, op) for p, ops in spec["paths"].items() for m, op in ops.items()]
+    assert len(operations) == len(route_keys())
+    assert all("x-permission" in op for _m, _p, op in operations)
+
+
+# --- the role matrix ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    db: AsyncSession
+    resources: Resources
+    org: Organization
+    accounts: dict[Role, Account]
+
+
+Recipe = Callable[[World, Account], Awaitable[tuple[str, Any]]]
+
+
+async def _member(world: World) -> Account:
+    return await make_account(world.db, world.resources, org=world.org, role=Role.USER)
+
+
+async def _invitation(world: World) -> uuid.UUID:
+    admin = world.accounts[Role.ADMIN]
+    invitation = await create_invitation(
+        world.db,
+        resources=world.resources,
+        org=world.org,
+        email=f"invitee-{uuid.uuid4().hex[:6]}@example.com",
+        role=Role.USER,
+        actor=Actor(user_id=admin.user.id, org_id=world.org.id),
+    )
+    return invitation.id
+
+
+async def _own_key(world: World, caller: Account) -> uuid.UUID:
+    key_id, _secret = await make_key(world.db, world.resources, caller, scopes=[Scope.AGENTS_READ])
+    return key_id
+
+
+async def _invited_elsewhere(world: World, caller: Account) -> str:
+    other = await make_org(world.db)
+    owner = await make_account(world.db, world.resources, org=other, role=Role.ADMIN)
+    token = random_token()
+    world.db.add(
+        Invitation(
+            org_id=other.id,
+            email=caller.user.email,
+            role=Role.USER,
+            token_hash=world.resources.hasher.hash(token),
+            invited_by_id=owner.user.id,
+            expires_at=utcnow() + dt.timedelta(hours=1),
+        )
+    )
+    await world.db.commit()
+    return token
+
+
+def _org(path: str) -> Recipe:
+    async def recipe(world: World, _caller: Account) -> tuple[str, Any]:
+        return path.format(org=world.org.id), None
+
+    return recipe
+
+
+async def _patch_org(world: World, _caller: Account) -> tuple[str, Any]:
+    return f"/v1/orgs/{world.org.id}", {"name": "Renamed"}
+
+
+async def _patch_member(world: World, _caller: Account) -> tuple[str, Any]:
+    return f"/v1/orgs/{world.org.id}/members/{(await _member(world)).user.id}", {"role": "operator"}
+
+
+async def _delete_member(world: World, _caller: Account) -> tuple[str, Any]:
+    return f"/v1/orgs/{world.org.id}/members/{(await _member(world)).user.id}", None
+
+
+async def _invite(world: World, _caller: Account) -> tuple[str, Any]:
+    return f"/v1/orgs/{world.org.id}/invitations", {"email": f"n-{uuid.uuid4().hex[:6]}@example.com"}
+
+
+async def _delete_invitation(world: World, _caller: Account) -> tuple[str, Any]:
+    return f"/v1/orgs/{world.org.id}/invitations/{await _invitation(world)}", None
+
+
+async def _create_key(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/api-keys", {"name": "k", "scopes": ["agents:read"]}
+
+
+async def _rotate_key(world: World, caller: Account) -> tuple[str, Any]:
+    return f"/v1/api-keys/{await _own_key(world, caller)}/rotate", {}
+
+
+async def _delete_key(world: World, caller: Account) -> tuple[str, Any]:
+    return f"/v1/api-keys/{await _own_key(world, caller)}", None
+
+
+async def _create_org(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/orgs", {"name": "Another"}
+
+
+async def _accept(world: World, caller: Account) -> tuple[str, Any]:
+    return "/v1/invitations/accept", {"token": await _invited_elsewhere(world, caller)}
+
+
+async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/auth/logout", {}
+
+
+# One way to call every non-public route. A new route fails `test_recipes_cover_every_route` until it is here.
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("POST", "/v1/auth/logout"): _logout,
+    ("GET", "/v1/me"): _org("/v1/me"),
+    ("GET", "/v1/orgs"): _org("/v1/orgs"),
+    ("POST", "/v1/orgs"): _create_org,
+    ("GET", "/v1/orgs/{org_id}"): _org("/v1/orgs/{org}"),
+    ("PATCH", "/v1/orgs/{org_id}"): _patch_org,
+    ("GET", "/v1/orgs/{org_id}/members"): _org("/v1/orgs/{org}/members"),
+    ("PATCH", "/v1/orgs/{org_id}/members/{user_id}"): _patch_member,
+    ("DELETE", "/v1/orgs/{org_id}/members/{user_id}"): _delete_member,
+    ("GET", "/v1/orgs/{org_id}/invitations"): _org("/v1/orgs/{org}/invitations"),
+    ("POST", "/v1/orgs/{org_id}/invitations"): _invite,
+    ("DELETE", "/v1/orgs/{org_id}/invitations/{invitation_id}"): _delete_invitation,
+    ("POST", "/v1/invitations/accept"): _accept,
+    ("GET", "/v1/api-keys"): _org("/v1/api-keys"),
+    ("POST", "/v1/api-keys"): _create_key,
+    ("POST", "/v1/api-keys/{key_id}/rotate"): _rotate_key,
+    ("DELETE", "/v1/api-keys/{key_id}"): _delete_key,
+    ("GET", "/v1/audit-events"): _org("/v1/audit-events"),
+}
+
+
+def _permission_of(method: str, path: str) -> str:
+    route = next(r for r in all_routes() if r.path == path and method in (r.methods or ()))
+    return declared_permission(route.dependant)[0]
+
+
+def test_recipes_cover_every_route() -> None:
+    protected = {key for key in route_keys() if _permission_of(*key) != "public"}
+    assert protected == set(RECIPES)
+
+
+def expected_allowed(method: str, path: str, role: Role) -> bool:
+    permission = _permission_of(method, path)
+    return permission == "authenticated" or Permission(permission) in ROLE_PERMISSIONS[role]
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, db: AsyncSession, resources: Resources) -> World:
+    org = await make_org(db, "Matrix")
+    accounts = {role: await make_account(db, resources, org=org, role=role) for role in Role}
+    return World(db=db, resources=resources, org=org, accounts=accounts)
+
+
+async def test_role_matrix(client: httpx.AsyncClient, world: World) -> None:
+    """Each role x each route: allowed exactly when the permission matrix grants it."""
+    results: dict[str, list[str]] = {"unexpected": [], "allowed": [], "denied": []}
+    for (method, path), recipe in RECIPES.items():
+        for role, account in world.accounts.items():
+            url, body = await recipe(world, account)
+            headers = {"authorization": f"Bearer {await new_token(world.db, world.resources, account)}"}
+            response = await client.request(method, url, json=body, headers=headers)
+            allowed = expected_allowed(method, path, role)
+            ok = response.status_code not in (401, 403) if allowed else response.status_code == 403
+            results["allowed" if allowed else "denied"].append(f"{role.value} {method} {path}")
+            if not ok:
+                results["unexpected"].append(
+                    f"{role.value} {method} {path}: {response.status_code} {response.text[:120]}"
+                )
+    assert results["unexpected"] == []
+    # Not vacuous: the matrix both grants and refuses, for each role below admin.
+    assert len(results["denied"]) >= 10
+    assert len(results["allowed"]) >= 30
+    assert any(line.startswith("operator") for line in results["denied"])
+
+
+async def test_unauthenticated_calls_get_401(client: httpx.AsyncClient, world: World) -> None:
+    for (method, path), recipe in RECIPES.items():
+        url, body = await recipe(world, world.accounts[Role.ADMIN])
+        response = await client.request(method, url, json=body)
+        assert response.status_code == 401, f"{method} {path}"
+        assert response.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_a_key_never_exceeds_its_creators_role(client: httpx.AsyncClient, world: World) -> None:
+    user = world.accounts[Role.USER]
+    refused = await client.post(
+        "/v1/api-keys", json={"name": "too much", "scopes": ["admin"]}, headers=user.headers
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "scope_exceeds_role"
+
+    # An admin's admin-scoped key loses its power when the admin is demoted.
+    admin = world.accounts[Role.ADMIN]
+    _key_id, secret = await make_key(world.db, world.resources, admin, scopes=[Scope.ADMIN])
+    as_key = {"authorization": f"Bearer {secret}"}
+    assert (await client.get("/v1/audit-events", headers=as_key)).status_code == 200
+    operator = world.accounts[Role.OPERATOR]
+    promote = await client.patch(
+        f"/v1/orgs/{world.org.id}/members/{operator.user.id}", json={"role": "admin"}, headers=admin.headers
+    )
+    assert promote.status_code == 200
+    demote = await client.patch(
+        f"/v1/orgs/{world.org.id}/members/{admin.user.id}", json={"role": "user"}, headers=operator.headers
+    )
+    assert demote.status_code == 200
+    assert (await client.get("/v1/audit-events", headers=as_key)).status_code == 403
+
+
+async def test_key_scopes_limit_what_it_can_do(client: httpx.AsyncClient, world: World) -> None:
+    admin = world.accounts[Role.ADMIN]
+    _key_id, secret = await make_key(world.db, world.resources, admin, scopes=[Scope.AGENTS_READ])
+    as_key = {"authorization": f"Bearer {secret}"}
+    assert (await client.get(f"/v1/orgs/{world.org.id}", headers=as_key)).status_code == 200
+    assert (await client.get("/v1/api-keys", headers=as_key)).status_code == 403
+    assert (await client.get("/v1/audit-events", headers=as_key)).status_code == 403
+    assert (await client.post("/v1/orgs", json={"name": "x"}, headers=as_key)).status_code == 403
