@@ -30,7 +30,9 @@ async def test_pages_through_events_newest_first(client: httpx.AsyncClient, admi
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"limit": 3, "action": "test.*"} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"limit": 3, "action": "test.*"}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get("/v1/audit-events", params=params, headers=admin.headers)).json()
         seen += [item["target_id"] for item in page["items"]]
         cursor = page["next_cursor"]
