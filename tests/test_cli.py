@@ -113,3 +113,26 @@ def test_production_refuses_to_serve_with_default_secret(tmp_path: Path) -> None
     result = run_cli("serve", env=agentic_env(tmp_path, AGENTIC_ENV="production"))
     assert result.returncode == 2
     assert "AGENTIC_SECURITY_SECRET_KEY" in result.stderr
+
+
+def test_mail_list_shows_outbox_links(tmp_path: Path) -> None:
+    import asyncio
+
+    from agentic.mail import EmailMessage, OutboxMailer
+
+    outbox = OutboxMailer(tmp_path / "outbox")
+    asyncio.run(
+        outbox.send(
+            EmailMessage(
+                to="ada@example.com",
+                subject="Verify your email address for Agentic",
+                text="Open http://127.0.0.1:8000/verify-email?token=abc123 to verify.",
+            )
+        )
+    )
+    env = agentic_env(tmp_path)
+    listed = run_cli("mail", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "to ada@example.com" in listed.stdout
+    assert "http://127.0.0.1:8000/verify-email?token=abc123" in listed.stdout
+    assert "The outbox is empty." in run_cli("mail", "list", "--to", "nobody@example.com", env=env).stdout

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Agentic: build, run and watch LLM agents as durable tasks.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+mail_app = typer.Typer(
+    help="The local mail outbox (used when no SMTP server is configured).", no_args_is_help=True
+)
+app.add_typer(mail_app, name="mail")
 console = Console(stderr=True)
 
 DEMO_PASSWORD = "agentic-demo-password"  # noqa: S105  # documented demo credential; refused in production
@@ -141,6 +145,31 @@ def db_revision(
             await engine.dispose()
 
     asyncio.run(run())
+
+
+@mail_app.command("list")
+def mail_list(
+    to: Annotated[str | None, typer.Option("--to", help="Only mail to this address.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 20,
+    full: Annotated[bool, typer.Option("--full", help="Print whole bodies, not just links.")] = False,
+) -> None:
+    """Show the newest messages in the outbox, with their links (verification, reset, invitations)."""
+    from agentic.mail import extract_links, list_outbox
+
+    settings = _settings()
+    if settings.smtp.host:
+        console.print(f"Mail is sent through SMTP ({settings.smtp.host}); the outbox is not used.")
+    messages = list_outbox(settings.data_dir / "outbox", to=to, limit=limit)
+    if not messages:
+        typer.echo("The outbox is empty.")
+        return
+    for message in messages:
+        typer.echo(f"{message.created_at:%Y-%m-%d %H:%M:%S}Z  to {message.to}  «{message.subject}»")
+        if full:
+            typer.echo("    " + message.text.replace("\n", "\n    "))
+        else:
+            for link in extract_links(message.text):
+                typer.echo(f"    {link}")
 
 
 @app.command()
