@@ -84,6 +84,7 @@ async def test_signup_verify_login_key_rotate_revoke(
     assert used.json()["permissions"] == ["agents:read", "org:read"]
     listed = (await http.get("/v1/api-keys", headers=bearer)).json()
     assert "key" not in listed[0]
+    assert listed[0]["last_used_at"] is not None
     assert old_key not in str(listed)
 
     rotated = await http.post(

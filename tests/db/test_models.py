@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import Uuid, bindparam, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import (
@@ -139,3 +139,22 @@ async def test_task_event_sequence_is_unique_per_task(session: AsyncSession) -> 
     session.add(TaskEvent(task_id=task.id, seq=1, type="duplicate", data={}))
     with pytest.raises(IntegrityError):
         await session.commit()
+
+
+async def test_audit_log_is_append_only(session: AsyncSession) -> None:
+    from agentic.db.models import AuditEvent
+
+    event = AuditEvent(actor_type="system", action="test.created", details={})
+    session.add(event)
+    await session.commit()
+    event_id = event.id
+    statement = text("UPDATE audit_events SET action = 'test.rewritten' WHERE id = :id").bindparams(
+        bindparam("id", type_=Uuid)
+    )
+    with pytest.raises(DBAPIError, match="append-only"):
+        await session.execute(statement, {"id": event_id})
+    await session.rollback()
+    # Retention may purge old records.
+    purge = text("DELETE FROM audit_events WHERE id = :id").bindparams(bindparam("id", type_=Uuid))
+    await session.execute(purge, {"id": event_id})
+    await session.commit()

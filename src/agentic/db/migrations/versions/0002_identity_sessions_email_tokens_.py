@@ -16,7 +16,46 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The audit log is append-only: rows may be purged by retention, never changed. Enforced by the database so
+# that no code path (or a hand-run UPDATE) can rewrite history.
+_PG_FUNCTION = """
+CREATE FUNCTION audit_events_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_events is append-only';
+END;
+$$ LANGUAGE plpgsql
+"""
+_PG_TRIGGER = (
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
+)
+_SQLITE_TRIGGER = """
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only');
+END
+"""
+
+
+def _append_only_audit() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_PG_FUNCTION)
+        op.execute(_PG_TRIGGER)
+    else:
+        op.execute(_SQLITE_TRIGGER)
+
+
+def _drop_append_only_audit() -> None:
+    op.execute(
+        "DROP TRIGGER IF EXISTS audit_events_no_update"
+        + (" ON audit_events" if op.get_bind().dialect.name == "postgresql" else "")
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+
+
 def upgrade() -> None:
+    _append_only_audit()
     op.create_table(
         "auth_sessions",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -108,6 +147,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _drop_append_only_audit()
     op.drop_index(op.f("ix_invitations_org_id_email"), table_name="invitations")
     op.drop_table("invitations")
     op.drop_index(op.f("ix_email_tokens_user_id_purpose"), table_name="email_tokens")
