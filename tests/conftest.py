@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import json
 import logging
 import shutil
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -44,6 +46,57 @@ from tests.support import services
 from tests.support.smtp import smtp_server_fixture  # noqa: F401  # registers the `smtp_server` fixture
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+# --- network guard -----------------------------------------------------------------------------------------
+
+
+class NetworkBlockedError(RuntimeError):
+    """A test tried to reach a host outside this machine."""
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, (str, bytes)):
+        return True  # AF_UNIX socket path
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host in ("localhost", "", "::1") or host.startswith("127."):
+            return True
+        try:
+            parsed = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return parsed.is_loopback or (
+            isinstance(parsed, ipaddress.IPv6Address)
+            and parsed.ipv4_mapped is not None
+            and parsed.ipv4_mapped.is_loopback
+        )
+    return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _block_outside_network() -> Iterator[None]:
+    """Tests never reach a real LLM provider (or any other outside host): every non-loopback connect fails."""
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if not _is_local(address):
+            raise NetworkBlockedError(f"tests may not connect to {address!r}")
+        original_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if not _is_local(address):
+            raise NetworkBlockedError(f"tests may not connect to {address!r}")
+        return original_connect_ex(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
 
 
 # --- logging ---------------------------------------------------------------------------------------

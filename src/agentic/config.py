@@ -169,6 +169,34 @@ class AuthSettings(BaseSettings):
     throttle_window_s: Annotated[int, Field(ge=1)] = 900
 
 
+class LLMSettings(BaseSettings):
+    """`AGENTIC_LLM_*`: the LLM gateway. Without provider keys, agents use the deterministic mock provider."""
+
+    model_config = _group("AGENTIC_LLM_")
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible server (vLLM, Ollama…).")
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+    backoff_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    breaker_failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 5
+    breaker_recovery_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    concurrency_per_key: Annotated[int, Field(ge=1, le=100_000)] = 256
+    requests_per_minute_per_key: Annotated[int | None, Field(ge=1)] = None
+    tokens_per_minute_per_key: Annotated[int | None, Field(ge=1)] = None
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    allow_internal_base_urls: bool = Field(
+        default=False, description="Let organisations point providers at private addresses in production."
+    )
+    prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="USD per million tokens by 'provider/model': {'input', 'output', 'cached_input'}.",
+    )
+
+
 class AdminSettings(BaseSettings):
     """`AGENTIC_ADMIN_*`: the first administrator, created on first start of an empty database."""
 
@@ -196,6 +224,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:

@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
+from agentic.llm.gateway import LLMGateway
 from agentic.mail import Mailer, create_mailer
+from agentic.security.encryption import SecretBox
 from agentic.security.throttle import Throttle
 from agentic.security.tokens import TokenHasher
+from agentic.services.llm import DatabaseCredentials, DatabaseUsage
 
 # A readiness probe must answer quickly even when a dependency hangs.
 CHECK_TIMEOUT_S = 2.0
@@ -42,6 +45,9 @@ class Resources:
     hasher: TokenHasher
     throttle: Throttle
     mailer: Mailer
+    secret_box: SecretBox
+    credentials: DatabaseCredentials
+    llm: LLMGateway
     redis: Redis | None = None
     expected_revision: str | None = field(default_factory=migrate.head_revision)
 
@@ -59,10 +65,18 @@ class Resources:
             )
         # Read once: in dev it lives in a file in the data directory.
         secret_key = settings.secret_key()
+        sessions = create_session_factory(engine)
+        box = SecretBox(secret_key, purpose="credentials")
+        credentials = DatabaseCredentials(sessions, box)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
+            secret_box=box,
+            credentials=credentials,
+            llm=LLMGateway(
+                settings.llm, resolve_credential=credentials, record_usage=DatabaseUsage(sessions)
+            ),
             secret_key=secret_key,
             hasher=TokenHasher(secret_key),
             throttle=Throttle(settings.redis.url, redis),
@@ -72,6 +86,7 @@ class Resources:
 
     async def close(self) -> None:
         """Release every handle."""
+        await self.llm.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

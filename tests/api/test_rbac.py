@@ -158,6 +158,27 @@ async def _accept(world: World, caller: Account) -> tuple[str, Any]:
     return "/v1/invitations/accept", {"token": await _invited_elsewhere(world, caller)}
 
 
+async def _create_credential(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/provider-credentials", {"provider": "openai", "name": uuid.uuid4().hex[:8], "api_key": "sk-x"}
+
+
+async def _delete_credential(world: World, _caller: Account) -> tuple[str, Any]:
+    from agentic.services.llm import create_credential
+
+    admin = world.accounts[Role.ADMIN]
+    credential = await create_credential(
+        world.db,
+        box=world.resources.secret_box,
+        settings=world.resources.settings,
+        actor=Actor(user_id=admin.user.id, org_id=world.org.id),
+        provider="anthropic",
+        name=uuid.uuid4().hex[:8],
+        api_key="sk-ant-x",
+        base_url=None,
+    )
+    return f"/v1/provider-credentials/{credential.id}", None
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -182,6 +203,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/api-keys/{key_id}/rotate"): _rotate_key,
     ("DELETE", "/v1/api-keys/{key_id}"): _delete_key,
     ("GET", "/v1/audit-events"): _org("/v1/audit-events"),
+    ("GET", "/v1/provider-credentials"): _org("/v1/provider-credentials"),
+    ("POST", "/v1/provider-credentials"): _create_credential,
+    ("DELETE", "/v1/provider-credentials/{credential_id}"): _delete_credential,
 }
 
 

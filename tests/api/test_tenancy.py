@@ -14,6 +14,7 @@ from agentic.db.models import Organization, Role
 from agentic.resources import Resources
 from agentic.security.permissions import Scope
 from agentic.services.audit import Actor
+from agentic.services.llm import create_credential
 from agentic.services.organizations import create_invitation
 from tests.api.test_rbac import route_keys
 from tests.support.accounts import Account, make_account, make_key, make_org
@@ -31,6 +32,7 @@ class Tenants:
     b_member: Account
     b_invitation_id: uuid.UUID
     b_key_id: uuid.UUID
+    b_credential_id: uuid.UUID
 
 
 @pytest.fixture
@@ -48,6 +50,16 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         actor=Actor(user_id=b_admin.user.id, org_id=b_org.id),
     )
     b_key_id, _ = await make_key(db, resources, b_admin, scopes=[Scope.ADMIN])
+    credential = await create_credential(
+        db,
+        box=resources.secret_box,
+        settings=resources.settings,
+        actor=Actor(user_id=b_admin.user.id, org_id=b_org.id),
+        provider="openai",
+        name="default",
+        api_key="sk-beta-secret-key-0000",
+        base_url=None,
+    )
     _, a_key = await make_key(db, resources, a_admin, scopes=[Scope.ADMIN])
     return Tenants(
         a_org=a_org,
@@ -58,6 +70,7 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_member=b_member,
         b_invitation_id=invitation.id,
         b_key_id=b_key_id,
+        b_credential_id=credential.id,
     )
 
 
@@ -74,6 +87,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "user_id": tenants.b_member.user.id,
         "invitation_id": tenants.b_invitation_id,
         "key_id": tenants.b_key_id,
+        "credential_id": tenants.b_credential_id,
     }
     # B's objects addressed through A's own organisation path: still B's objects.
     mixed_ids = {**b_ids, "org_id": tenants.a_org.id}

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
 from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from agentic.api.routes import api_keys, audit, auth, health, me, orgs, setup, system
+from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, setup, system
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
 from agentic.logging import configure_logging, get_logger
@@ -32,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orgs.router,
     api_keys.router,
     audit.router,
+    llm.router,
 )
 
 

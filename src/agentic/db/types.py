@@ -61,7 +61,8 @@ def utcnow() -> dt.datetime:
 class StrEnumType(TypeDecorator[E]):
     """A `StrEnum` stored as a short string (portable; a CHECK constraint on the table keeps it valid)."""
 
-    impl = String(16)
+    # The class, not an instance: an instance would swallow the `length` given below.
+    impl = String
     cache_ok = True
 
     def __init__(self, enum_class: type[E], length: int = 16) -> None:

@@ -15,6 +15,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
 from agentic.errors import AgenticError
+from agentic.logging import get_logger
+
+log = get_logger("agentic.throttle")
 
 
 class RateLimited(AgenticError):
@@ -42,6 +45,17 @@ class Throttle:
             storage = MemoryStorage()
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
+        # If Redis is unreachable, throttle per process rather than fail every login with a 500.
+        self._fallback = MovingWindowRateLimiter(MemoryStorage()) if redis_url else None
+        self._warned_at = 0.0
+
+    def _degraded(self, exc: Exception) -> MovingWindowRateLimiter:
+        if self._fallback is None:
+            raise exc
+        if time.monotonic() - self._warned_at > 60:
+            self._warned_at = time.monotonic()
+            log.warning("throttle.redis_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+        return self._fallback
 
     @staticmethod
     def limit(count: int, window_s: int) -> RateLimitItem:
@@ -50,8 +64,14 @@ class Throttle:
 
     async def check(self, limit: RateLimitItem, *key: str) -> None:
         """Raise `RateLimited` if `key` has used up `limit` (without counting this call)."""
-        if not await self._limiter.test(limit, *key):
-            stats = await self._limiter.get_window_stats(limit, *key)
+        limiter = self._limiter
+        try:
+            allowed = await limiter.test(limit, *key)
+        except Exception as exc:  # Redis down or slow
+            limiter = self._degraded(exc)
+            allowed = await limiter.test(limit, *key)
+        if not allowed:
+            stats = await limiter.get_window_stats(limit, *key)
             retry_after = max(1, math.ceil(stats.reset_time - time.time()))
             raise RateLimited(
                 "Too many attempts. Try again later.",
@@ -61,8 +81,14 @@ class Throttle:
 
     async def hit(self, limit: RateLimitItem, *key: str) -> None:
         """Count one event against `key`."""
-        await self._limiter.hit(limit, *key)
+        try:
+            await self._limiter.hit(limit, *key)
+        except Exception as exc:
+            await self._degraded(exc).hit(limit, *key)
 
     async def clear(self, limit: RateLimitItem, *key: str) -> None:
         """Forget the events of `key` (e.g. after a successful login)."""
-        await self._limiter.clear(limit, *key)
+        try:
+            await self._limiter.clear(limit, *key)
+        except Exception as exc:
+            await self._degraded(exc).clear(limit, *key)

@@ -406,7 +406,13 @@ async def login(
 
 
 async def refresh_session(
-    session: AsyncSession, *, resources: Resources, refresh_token: str, meta: RequestMeta
+    session: AsyncSession,
+    *,
+    resources: Resources,
+    refresh_token: str,
+    meta: RequestMeta,
+    csrf_token: str | None = None,
+    require_csrf: bool = False,
 ) -> IssuedTokens:
     """Rotate a session's tokens. A refresh token works once; reusing an old one revokes the session.
 
@@ -439,6 +445,9 @@ async def refresh_session(
         )
         await session.commit()
         raise Unauthenticated("The session has ended; sign in again.")
+    if require_csrf and not resources.hasher.csrf_valid(str(row.id), csrf_token):
+        # A cookie-borne refresh must prove it comes from our page, like any cookie-authenticated change.
+        raise PermissionDenied("Missing or wrong CSRF token.", code="csrf_failed")
     if row.refresh_expires_at <= now or row.expires_at <= now:
         raise Unauthenticated("The session has expired; sign in again.")
     user = await session.get(User, row.user_id)

@@ -160,15 +160,20 @@ async def refresh(
 ) -> TokenResponse:
     """A refresh token works once; presenting a used one ends the session (it may have been stolen)."""
     token = body.refresh_token if body and body.refresh_token else None
+    from_cookie = token is None
     if token is None:
         token = request.cookies.get(REFRESH_COOKIE)
         if token is None:
             raise Unauthenticated("Send `refresh_token`, or the refresh cookie.")
-        # Cookie-borne refreshes need the CSRF header like any other cookie-authenticated change.
-        csrf = request.headers.get(CSRF_HEADER)
-        if csrf is None or csrf != request.cookies.get(CSRF_COOKIE):
-            raise PermissionDenied("Missing or wrong CSRF token.", code="csrf_failed")
-    tokens = await service.refresh_session(session, resources=resources, refresh_token=token, meta=meta)
+    # Cookie-borne refreshes need the session's CSRF token like any other cookie-authenticated change.
+    tokens = await service.refresh_session(
+        session,
+        resources=resources,
+        refresh_token=token,
+        meta=meta,
+        csrf_token=request.headers.get(CSRF_HEADER),
+        require_csrf=from_cookie,
+    )
     return _set_cookies(response, tokens, resources.settings)
 
 

@@ -6,6 +6,7 @@ from agentic.db.models.audit import AuditEvent
 from agentic.db.models.auth import AuthSession, EmailToken, EmailTokenPurpose, Invitation
 from agentic.db.models.enums import AgentVisibility, AttemptStatus, Role, StepStatus, TaskState
 from agentic.db.models.identity import ApiKey, Membership, Organization, User
+from agentic.db.models.llm import ProviderCredential
 from agentic.db.models.tasks import Task, TaskAttempt, TaskEvent, TaskStep
 from agentic.db.models.usage import UsageRecord
 
@@ -23,6 +24,7 @@ __all__ = [
     "Invitation",
     "Membership",
     "Organization",
+    "ProviderCredential",
     "Role",
     "StepStatus",
     "Task",

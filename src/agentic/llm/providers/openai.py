@@ -1,0 +1,257 @@
+"""OpenAI Chat Completions through the official SDK.
+
+Also serves every OpenAI-compatible server (vLLM, Ollama, LM Studio, OpenRouter, Azure OpenAI) through a
+base URL.
+
+Uses the SDK's aiohttp transport: httpx's per-request CPU cost grows with concurrency, aiohttp's does not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import httpx2
+
+from agentic.llm.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    LLMError,
+    MalformedResponse,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from agentic.llm.types import (
+    FinishReason,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamAssembler,
+    StreamChunk,
+    StreamDone,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    UsageUpdate,
+)
+
+try:
+    import openai
+    from openai import AsyncOpenAI, DefaultAioHttpClient
+except ImportError as exc:  # pragma: no cover - the dependency is pinned; the hint is for trimmed installs
+    raise ImportError("The OpenAI provider needs `pip install 'openai[aiohttp]'`.") from exc
+
+_FINISH: dict[str | None, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    None: "stop",
+}
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (number form), if any."""
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def translate_error(exc: Exception) -> LLMError:  # noqa: PLR0911  # one return per error class
+    """Map an OpenAI SDK exception to the gateway's errors."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout("OpenAI request timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderUnavailable(f"cannot reach the OpenAI endpoint: {exc}")
+    if isinstance(exc, openai.RateLimitError):
+        return RateLimited(str(exc.message), status=429, retry_after_s=retry_after(exc.response.headers))
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return AuthenticationFailed(str(exc.message), status=exc.status_code)
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code in (408, 409):
+            return ProviderUnavailable(str(exc.message), status=exc.status_code)
+        return InvalidRequest(str(exc.message), status=exc.status_code)
+    if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError, KeyError)):
+        return MalformedResponse(f"unparseable OpenAI response: {exc}")
+    return ProviderUnavailable(f"OpenAI call failed: {type(exc).__name__}: {exc}")
+
+
+class OpenAIProvider:
+    """One OpenAI (or compatible) account: API key, base URL and a pooled aiohttp-backed client."""
+
+    def __init__(
+        self, *, api_key: str, base_url: str | None = None, max_connections: int = 1000, name: str = "openai"
+    ) -> None:
+        self.name = name
+        self.client = AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,  # the gateway retries, with backoff, breaker and fallback it can see and record
+            http_client=DefaultAioHttpClient(
+                limits=httpx2.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                )
+            ),
+        )
+
+    def model(self, model_name: str, options: dict[str, Any]) -> OpenAIChatModel:
+        """An adapter for `model_name`."""
+        return OpenAIChatModel(self, model_name, options)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.client.close()
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+            }
+            for c in message.tool_calls
+        ]
+        wire["content"] = message.content or None
+    if message.name:
+        wire["name"] = message.name
+    return wire
+
+
+class OpenAIChatModel:
+    """Chat Completions wire format."""
+
+    provider_name = "openai"
+
+    def __init__(self, provider: OpenAIProvider, model_name: str, options: dict[str, Any]) -> None:
+        self.provider = provider
+        self.provider_name = provider.name
+        self.model_name = model_name
+        self.options = options
+
+    def _params(self, request: LLMRequest, timeout_s: float) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": [_message(m) for m in request.messages],
+            "timeout": timeout_s,
+        }
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in request.tools
+            ]
+            if request.tool_choice in ("auto", "none", "required"):
+                params["tool_choice"] = request.tool_choice
+            else:
+                params["tool_choice"] = {"type": "function", "function": {"name": request.tool_choice}}
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.stop:
+            params["stop"] = list(request.stop)
+        if request.response_format is not None:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.response_format.name,
+                    "schema": request.response_format.json_schema,
+                    "strict": request.response_format.strict,
+                },
+            }
+        extra = self.options.get("extra_body")
+        if isinstance(extra, dict):
+            params["extra_body"] = extra
+        return params
+
+    async def complete(self, request: LLMRequest, *, timeout_s: float) -> LLMResponse:
+        """One answer."""
+        start = time.perf_counter()
+        try:
+            completion = await cast(Any, self.provider.client.chat.completions).create(
+                **self._params(request, timeout_s)
+            )
+            choice = completion.choices[0]
+            calls = tuple(
+                ToolCall(id=c.id, name=c.function.name, arguments=json.loads(c.function.arguments or "{}"))
+                for c in (choice.message.tool_calls or [])
+            )
+            usage = completion.usage
+        except LLMError:
+            raise
+        except Exception as exc:  # every SDK failure is translated
+            raise translate_error(exc) from exc
+        return LLMResponse(
+            content=choice.message.content or "",
+            tool_calls=calls,
+            finish_reason=_FINISH.get(choice.finish_reason, "stop"),
+            usage=_usage(usage),
+            model=completion.model or self.model_name,
+            provider=self.provider_name,
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    async def stream(self, request: LLMRequest, *, timeout_s: float) -> AsyncIterator[StreamChunk]:
+        """Server-sent chunks translated one by one."""
+        start = time.perf_counter()
+        assembler = StreamAssembler(provider=self.provider_name, model=self.model_name)
+        params = self._params(request, timeout_s) | {
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        try:
+            stream = await cast(Any, self.provider.client.chat.completions).create(**params)
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        update = UsageUpdate(_usage(chunk.usage))
+                        assembler.add(update)
+                        yield update
+                    for choice in chunk.choices or []:
+                        delta = choice.delta
+                        if delta.content:
+                            text = TextDelta(delta.content)
+                            assembler.add(text)
+                            yield text
+                        for call in delta.tool_calls or []:
+                            piece = ToolCallDelta(
+                                index=call.index,
+                                id=call.id,
+                                name=call.function.name if call.function else None,
+                                arguments=(call.function.arguments or "") if call.function else "",
+                            )
+                            assembler.add(piece)
+                            yield piece
+                        if choice.finish_reason:
+                            assembler.finish_reason = _FINISH.get(choice.finish_reason, "stop")
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc) from exc
+        yield StreamDone(assembler.finish((time.perf_counter() - start) * 1000))
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", 0) or 0
+    return Usage(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cached_tokens=cached,
+    )

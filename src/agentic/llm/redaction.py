@@ -1,0 +1,521 @@
+"""Redaction of personal data and secrets in LLM prompts and responses before they are stored or logged.
+
+Everything an agent sends to or receives from a model may carry what a user pasted: e-mail addresses,
+phone numbers, card numbers, IBANs, US social security numbers, IP addresses, API keys, private keys and
+passwords. `redact` replaces each one with a typed placeholder (`[REDACTED:email]`) so stored transcripts
+and logs keep their meaning without keeping the data; `redact_value` does the same through JSON-like
+structures (an OpenAI messages list, tool call arguments).
+
+Detection is deliberately conservative where a false positive would destroy useful text (numbers must
+pass a checksum or the phone-number library's validity rules) and deliberately eager where a miss would
+leak a credential (anything assigned to a `password`/`token`/`api_key` is treated as secret).
+
+Detectors run by priority: secrets, then structured identifiers (SSNs, IPs), then cards and IBANs,
+then e-mail addresses, then phone numbers. Overlapping findings are merged into one span so no part of
+either leaks; the merged span takes the kind of the highest-priority finding in it (earliest-starting,
+then longest, among findings of the same priority).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import islice
+from typing import Any, Final
+
+import phonenumbers
+
+__all__ = ["Finding", "PiiKind", "find_pii", "placeholder", "redact", "redact_value"]
+
+
+class PiiKind(StrEnum):
+    """What a finding is; also the label in its placeholder."""
+
+    SECRET = "secret"
+    SSN = "ssn"
+    IP = "ip"
+    CARD = "card"
+    IBAN = "iban"
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+# Detection priority, lowest first: when findings overlap, the highest-priority one names the merged
+# span. Kinds of equal rank (a card inside an IBAN) defer to the earliest-starting, then longest.
+_PRIORITY: Final = {
+    PiiKind.SECRET: 0,
+    PiiKind.SSN: 1,
+    PiiKind.IP: 1,
+    PiiKind.CARD: 2,
+    PiiKind.IBAN: 2,
+    PiiKind.EMAIL: 3,
+    PiiKind.PHONE: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal data or secret in a text.
+
+    Attributes:
+        kind: What was found.
+        start: Index of its first character.
+        end: Index just past its last character (a slice end, like `re.Match.end`).
+    """
+
+    kind: PiiKind
+    start: int
+    end: int
+
+
+def placeholder(kind: PiiKind) -> str:
+    """The text that replaces a finding of `kind`, e.g. `[REDACTED:email]`."""
+    return f"[REDACTED:{kind.value}]"
+
+
+# A value that is already a placeholder is not redacted again (keeps find_pii quiet on redacted text).
+_NOT_PLACEHOLDER = r"(?!\[REDACTED:)"
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+# Key names whose value is a credential, matched at the end of a longer name (DB_PASSWORD, clientSecret,
+# x-api-key, aws_secret_access_key). "token" must end the name so usage counters such as `max_tokens`
+# or `prompt_tokens` are not mistaken for credentials.
+_SECRET_KEY_WORDS = (
+    r"(?:passw(?:or)?d|passphrase|secret|token|api[_\-]?key|apikey"
+    r"|(?:access|secret|private|signing|encryption|master|client)[_\-]?key|credentials?|authorization|auth)"
+)
+# Bare values that are type names, literals or empty markers, not credentials: `password: str` in code.
+_NOT_A_CREDENTIAL = (
+    r"(?!(?:true|false|null|none|nil|undefined|str|string|int|bool|bytes|secretstr|optional)(?![\w\-]))"
+)
+_ASSIGNMENT_VALUE = (
+    r"(?:(?:bearer|basic|token|bot)[ \t]+)?"  # an auth scheme stays readable; the credential after it goes
+    + _NOT_PLACEHOLDER
+    + r"""(?:
+        \\"(?P<escaped>[^"\\\n]{1,1024})\\"        # JSON inside a JSON string: \"hunter2\"
+      | "(?P<double>(?:[^"\\\n]|\\.){1,1024})"
+      | '(?P<single>[^'\n]{1,1024})'
+      | """
+    + _NOT_A_CREDENTIAL
+    # A bare value ends at whitespace or at what delimits it in a query string, JSON or call.
+    + r"""(?P<bare>[^\s"'`,;&(){}\[\]<>=:\\][^\s"'`,;&(){}\[\]<>]{0,1023})
+    )"""
+)
+_ASSIGNMENT_RE: Final = re.compile(
+    _SECRET_KEY_WORDS + r"""\\?["']?[ \t]*[:=][ \t]*""" + _ASSIGNMENT_VALUE,
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLI_FLAG_RE: Final = re.compile(
+    r"(?<!\S)--?[A-Za-z0-9\-]{0,30}(?:password|passwd|passphrase|secret|token|api-key|apikey)[ \t]+"
+    + _NOT_PLACEHOLDER
+    + r"(?P<bare>[^\s\-]\S{0,1023})",
+    re.IGNORECASE,
+)
+
+# Credential formats recognisable on their own. Each is anchored on a literal prefix, so scanning is
+# cheap; the look-behinds stop a match starting in the middle of a longer identifier.
+_TOKEN_PATTERNS: Final = tuple(
+    re.compile(pattern, flags)
+    for pattern, flags in (
+        # PEM private keys (PKCS#1/#8, EC, OpenSSH, PGP): the whole block; when the END line is missing
+        # (a truncated response), the base64 lines after BEGIN.
+        (
+            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:.{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            r"|(?:(?:\r?\n|\\r?\\n)[A-Za-z0-9+/=]{1,100})*)",
+            re.DOTALL,
+        ),
+        # OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-) keys. Random keys contain a digit;
+        # requiring one keeps kebab-case words such as "sk-learn-compatible-transformers" intact.
+        (r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{20,}", 0),
+        (r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])", 0),  # AWS access key ids
+        (r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,}", 0),  # GitHub OAuth/app/user tokens
+        (r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}", 0),  # GitHub fine-grained tokens
+        (r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9\-]{10,}", 0),  # Slack tokens
+        (r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]{10,}", 0),  # Slack webhooks carry their secret
+        (r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])", 0),  # Google API keys
+        (r"(?<![A-Za-z0-9])[rs]k_(?:live|test)_[A-Za-z0-9]{10,}", 0),  # Stripe secret/restricted keys
+        (r"(?<![A-Za-z0-9])ag[ksr]_[A-Za-z0-9_\-]{16,}", 0),  # ours: API keys, access and refresh tokens
+        (r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*", 0),  # JWTs
+        # Bearer credentials outside a recognised header name ("curl -H 'Bearer …'").
+        (
+            r"(?<![A-Za-z0-9])bearer[ \t]+" + _NOT_PLACEHOLDER + r"(?=[A-Za-z0-9._~+/\-]*[0-9])"
+            r"(?P<bare>[A-Za-z0-9._~+/\-]{16,}=*)",
+            re.IGNORECASE,
+        ),
+        # The password in a URL's user info: postgres://user:hunter2@db/app.
+        (r"(?<=://)[^\s:/@]{1,256}:" + _NOT_PLACEHOLDER + r"(?P<bare>[^\s/@]{1,256})@", 0),
+        (_ASSIGNMENT_RE.pattern, _ASSIGNMENT_RE.flags),
+        (_CLI_FLAG_RE.pattern, _CLI_FLAG_RE.flags),
+    )
+)
+_VALUE_GROUPS: Final = ("escaped", "double", "single", "bare")
+
+# A whole dict key that names a credential: redact_value replaces its string value outright, since
+# {"password": "hunter2"} carries no pattern the text detectors could recognise.
+_SECRET_KEY_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{0,40}" + _SECRET_KEY_WORDS, re.IGNORECASE)
+
+
+def _find_secrets(text: str) -> Iterator[Finding]:
+    for pattern in _TOKEN_PATTERNS:
+        for match in pattern.finditer(text):
+            # Assignment-like patterns redact the value only, so the key keeps the text readable.
+            group = next((name for name in _VALUE_GROUPS if match.groupdict().get(name) is not None), None)
+            start, end = match.span(group) if group else match.span()
+            yield Finding(PiiKind.SECRET, start, end)
+
+
+# --- structured identifiers ------------------------------------------------------------------------
+
+# AAA-GG-SSSS; area 000, 666 and 900-999, group 00 and serial 0000 are never issued.
+_SSN_RE: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
+    r"(?!000|666|9[0-9]{2})[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}"
+    r"(?![0-9A-Za-z]|-[0-9A-Za-z])"
+)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+# Exactly four octets, each 0-255, not part of a longer dotted run: "1.2.3" and "10.0.19045.3803" are
+# versions, and a "v" or letter before the first octet means a version or identifier too.
+_IPV4_RE: Final = re.compile(
+    rf"(?<![0-9A-Za-z.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z]|\.[0-9])",
+)
+
+
+def _find_ssns(text: str) -> Iterator[Finding]:
+    for match in _SSN_RE.finditer(text):
+        yield Finding(PiiKind.SSN, *match.span())
+
+
+def _find_ips(text: str) -> Iterator[Finding]:
+    for match in _IPV4_RE.finditer(text):
+        address = ipaddress.IPv4Address(match.group())
+        # Loopback, 0.0.0.0, netmasks (reserved 240/4), multicast and link-local addresses identify
+        # nobody and fill configuration text; redacting them would only hide useful context.
+        if not (
+            address.is_loopback
+            or address.is_unspecified
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_link_local
+        ):
+            yield Finding(PiiKind.IP, *match.span())
+
+
+# --- cards and IBANs -------------------------------------------------------------------------------
+
+# A run of digit groups separated by single spaces or dashes, not glued to letters, to a decimal point
+# or thousands separator (prices, versions), or to a dash-joined identifier (UUIDs).
+_DIGIT_RUN_RE: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)(?<![0-9][.,])"
+    r"[0-9]+(?:[ \-][0-9]+)*"
+    r"(?![0-9A-Za-z]|[.,][0-9])"
+)
+_ASCII_DIGITS_RE: Final = re.compile(r"[0-9]+")
+_CARD_MIN_DIGITS, _CARD_MAX_DIGITS = 13, 19
+# Card groupings are 4-4-4-4, 4-6-5, 4-6-4, 4-4-4-4-3: groups of 3 to 6 digits. Longer or shorter
+# groups (UUIDs, dates, tables of small numbers) are not cards.
+_CARD_GROUP_MIN, _CARD_GROUP_MAX = 3, 6
+# Major industry identifiers of payment networks (Mir 2, Amex/Diners/JCB 3, Visa 4, Mastercard 5,
+# Discover/UnionPay/Maestro 6). Leading 0, 1 (airlines; also every millisecond Unix timestamp until
+# 2033) and 7-9 are skipped: a Luhn check alone passes one number in ten.
+_CARD_LEADING_DIGITS: Final = frozenset("23456")
+
+
+def _luhn_valid(digits: str) -> bool:
+    """Whether a digit string passes the Luhn (mod 10) check."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - ord("0")
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _is_card(digits: str) -> bool:
+    return (
+        _CARD_MIN_DIGITS <= len(digits) <= _CARD_MAX_DIGITS
+        and digits[0] in _CARD_LEADING_DIGITS
+        and _luhn_valid(digits)
+    )
+
+
+def _find_cards(text: str) -> Iterator[Finding]:
+    for run in _DIGIT_RUN_RE.finditer(text):
+        if len(run.group()) < _CARD_MIN_DIGITS:
+            continue
+        groups = [(run.start() + g.start(), g.group()) for g in _ASCII_DIGITS_RE.finditer(run.group())]
+        # A run may hold a card next to other numbers ("4111 1111 1111 1111 12 25"): look for the
+        # longest card made of consecutive groups, earliest first, without reusing a group.
+        index = 0
+        while index < len(groups):
+            end_index = _longest_card_at(groups, index)
+            if end_index is None:
+                index += 1
+                continue
+            last_start, last_digits = groups[end_index]
+            yield Finding(PiiKind.CARD, groups[index][0], last_start + len(last_digits))
+            index = end_index + 1
+
+
+def _longest_card_at(groups: list[tuple[int, str]], first: int) -> int | None:
+    """Index of the last group of the longest card starting at group `first`, or None."""
+    if _is_card(groups[first][1]):
+        return first  # one unbroken 13-19 digit number; it cannot be extended by a group
+    best: int | None = None
+    digits = ""
+    for index in range(first, len(groups)):
+        group = groups[index][1]
+        if not _CARD_GROUP_MIN <= len(group) <= _CARD_GROUP_MAX:
+            break
+        digits += group
+        if len(digits) > _CARD_MAX_DIGITS:
+            break
+        if _is_card(digits):
+            best = index
+    return best
+
+
+# ISO 13616 IBAN lengths: every SEPA country plus the other registered countries in common use.
+_IBAN_LENGTHS: Final = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+_IBAN_START_RE: Final = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{2})[0-9]{2}")
+
+
+def _iban_checksum_valid(iban: str) -> bool:
+    """ISO 13616 mod-97 check of an upper-case IBAN without spaces."""
+    rearranged = iban[4:] + iban[:4]
+    # Letters count as 10 (A) to 35 (Z): base-36 digit values.
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def _is_iban_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def _find_ibans(text: str) -> Iterator[Finding]:
+    for match in _IBAN_START_RE.finditer(text):
+        length = _IBAN_LENGTHS.get(match.group(1).upper())
+        if length is None:
+            continue
+        # Read exactly the country's length of characters, allowing single spaces between them (the
+        # printed "DE89 3704 0044 …" form); a regex cannot know where the BBAN ends, the length can.
+        chars: list[str] = []
+        position = match.start()
+        while position < len(text) and len(chars) < length:
+            char = text[position]
+            if _is_iban_char(char):
+                chars.append(char.upper())
+            elif not (char == " " and position + 1 < len(text) and _is_iban_char(text[position + 1])):
+                break
+            position += 1
+        if len(chars) != length or (position < len(text) and _is_iban_char(text[position])):
+            continue  # too short, or the start of a longer token
+        if _iban_checksum_valid("".join(chars)):
+            yield Finding(PiiKind.IBAN, match.start(), position)
+
+
+# --- e-mail addresses ------------------------------------------------------------------------------
+
+# Latin letters with diacritics are allowed (josé@exämple.de); other scripts are not, so an address
+# written inside Japanese or Cyrillic text does not swallow its neighbours. Lengths are bounded by the
+# RFC 5321 limits, which also bounds the regex's backtracking on long runs without an "@".
+_LATIN = r"A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_EMAIL_RE: Final = re.compile(
+    rf"[{_LATIN}._%+\-]{{1,64}}@"
+    rf"(?:[{_LATIN}](?:[{_LATIN}\-]{{0,61}}[{_LATIN}])?\.){{1,8}}"
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9\-]{1,59})"
+)
+
+
+def _find_emails(text: str) -> Iterator[Finding]:
+    if "@" not in text:
+        return
+    for match in _EMAIL_RE.finditer(text):
+        yield Finding(PiiKind.EMAIL, *match.span())
+
+
+# --- phone numbers ---------------------------------------------------------------------------------
+
+_PHONE_MIN_DIGITS = 7
+# phonenumbers' own character classes (phonenumbermatcher._PATTERN): a candidate number is leading
+# "+"/brackets, then digits separated by this punctuation. Running the library on every window around
+# such a chunk finds exactly what a run over the whole text would, at a fraction of the cost.
+_PHONE_PUNCTUATION = (
+    r"\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()"
+    r"\uff08\uff09\uff3b\uff3d.\[\]/~\u2053\u223c\uff5e"
+)
+_PHONE_LEAD = r"+\uff0b(\[\uff08\uff3b"
+_PHONE_CHUNK_RE: Final = re.compile(
+    rf"(?:[{_PHONE_LEAD}][{_PHONE_PUNCTUATION}]{{0,4}}){{0,2}}\d[\d{_PHONE_PUNCTUATION}]*"
+)
+_DIGIT_RE: Final = re.compile(r"\d")
+# Context kept around a chunk: the library looks at the character before a number (a letter or currency
+# sign disqualifies it) and after it (extensions such as "ext. 1234", the ":30" of a time stamp).
+_PHONE_CONTEXT_BEFORE, _PHONE_CONTEXT_AFTER = 1, 40
+# The international pass (no default region) finds only "+"-prefixed numbers; the US and GB passes also
+# find national formats, "(415) 555-2671" and "020 7946 0958".
+_PHONE_REGIONS: Final = ("US", "GB")
+
+
+def _phone_windows(text: str) -> list[tuple[int, int]]:
+    """Merged spans of `text` that may hold a phone number, with the context the library inspects."""
+    windows: list[tuple[int, int]] = []
+    for chunk in _PHONE_CHUNK_RE.finditer(text):
+        if sum(map(str.isdecimal, chunk.group())) < _PHONE_MIN_DIGITS:
+            continue
+        start = max(0, chunk.start() - _PHONE_CONTEXT_BEFORE)
+        end = min(len(text), chunk.end() + _PHONE_CONTEXT_AFTER)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _find_phones(text: str) -> Iterator[Finding]:
+    # Most texts have no phone number at all; matching is the expensive step, so skip it outright when
+    # the text cannot hold one.
+    if len(list(islice(_DIGIT_RE.finditer(text), _PHONE_MIN_DIGITS))) < _PHONE_MIN_DIGITS:
+        return
+    for window_start, window_end in _phone_windows(text):
+        window = text[window_start:window_end]
+        regions: list[str | None] = list(_PHONE_REGIONS)
+        if "+" in window or "\uff0b" in window:
+            regions.insert(0, None)
+        for region in regions:
+            # VALID leniency: the number must be possible and valid for its region per the library's
+            # metadata, so order numbers and random digit runs are not reported.
+            for match in phonenumbers.PhoneNumberMatcher(
+                window, region, leniency=phonenumbers.Leniency.VALID
+            ):
+                yield Finding(PiiKind.PHONE, window_start + match.start, window_start + match.end)
+
+
+# --- assembly --------------------------------------------------------------------------------------
+
+_DETECTORS: Final = (
+    _find_secrets,
+    _find_ssns,
+    _find_ips,
+    _find_cards,
+    _find_ibans,
+    _find_emails,
+    _find_phones,
+)
+
+
+def _merge_overlapping(candidates: Iterable[Finding]) -> list[Finding]:
+    """One finding per cluster of overlapping candidates, covering all of them.
+
+    The cluster's kind is the highest-priority candidate's: lowest `_PRIORITY` rank, then
+    earliest-starting, then longest.
+    """
+    ordered = sorted(
+        (f for f in candidates if f.end > f.start),
+        key=lambda f: (f.start, -f.end, _PRIORITY[f.kind]),
+    )
+    merged: list[Finding] = []
+    cluster: list[Finding] = []
+    cluster_end = 0
+    for finding in ordered:
+        if cluster and finding.start >= cluster_end:
+            merged.append(_cluster_finding(cluster, cluster_end))
+            cluster = []
+        if not cluster:
+            cluster_end = finding.end
+        cluster.append(finding)
+        cluster_end = max(cluster_end, finding.end)
+    if cluster:
+        merged.append(_cluster_finding(cluster, cluster_end))
+    return merged
+
+
+def _cluster_finding(cluster: list[Finding], end: int) -> Finding:
+    winner = min(cluster, key=lambda f: (_PRIORITY[f.kind], f.start, f.start - f.end))
+    return Finding(winner.kind, cluster[0].start, end)
+
+
+def find_pii(text: str) -> list[Finding]:
+    """Find personal data and secrets in `text`.
+
+    Args:
+        text: Any text: a prompt, a model response, a tool call's arguments.
+
+    Returns:
+        Non-overlapping findings, ordered by position.
+    """
+    return _merge_overlapping(finding for detector in _DETECTORS for finding in detector(text))
+
+
+def redact(text: str) -> str:
+    """Replace personal data and secrets in `text` with typed placeholders.
+
+    Redacting is idempotent: placeholders are never detected again.
+
+    Args:
+        text: Any text bound for storage or logs.
+
+    Returns:
+        `text` with each finding replaced by e.g. `[REDACTED:email]`; `text` itself when nothing is found.
+
+    Example:
+        >>> redact("Mail jane@example.com, key sk-proj-4fG7hK2mN9pQ1rS5tV8wX3yZ")
+        'Mail [REDACTED:email], key [REDACTED:secret]'
+    """
+    findings = find_pii(text)
+    if not findings:
+        return text
+    parts: list[str] = []
+    position = 0
+    for finding in findings:
+        parts.append(text[position : finding.start])
+        parts.append(placeholder(finding.kind))
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def redact_value(value: Any) -> Any:
+    """Redact every string inside a JSON-like value.
+
+    Dicts, lists and tuples are rebuilt with their strings redacted; keys are kept as they are, and
+    other values (numbers, booleans, None) are returned unchanged. A string stored under a key that
+    names a credential (`password`, `api_key`, `clientSecret`, …) is replaced whole, since a bare
+    password has no pattern of its own to detect.
+
+    Args:
+        value: A string, or a structure such as an OpenAI messages list.
+
+    Returns:
+        A redacted copy; the input is not modified.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_entry(key, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(item) for item in value)
+    return value
+
+
+def _redact_entry(key: Any, item: Any) -> Any:
+    if isinstance(key, str) and isinstance(item, str) and item and _SECRET_KEY_RE.fullmatch(key):
+        return item if item.startswith("[REDACTED:") else placeholder(PiiKind.SECRET)
+    return redact_value(item)
