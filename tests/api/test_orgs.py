@@ -138,3 +138,17 @@ async def test_create_and_rename_organisations(client: httpx.AsyncClient, admin:
     )
     assert renamed.status_code == 200
     assert (renamed.json()["name"], renamed.json()["billing_email"]) == ("Acme Corp", "ap@example.com")
+
+
+async def test_organisation_can_forbid_storing_llm_content(client: httpx.AsyncClient, admin: Account) -> None:
+    assert (await client.get(f"/v1/orgs/{admin.org.id}", headers=admin.headers)).json()[
+        "store_llm_content"
+    ] is True
+    changed = await client.patch(
+        f"/v1/orgs/{admin.org.id}", json={"store_llm_content": False}, headers=admin.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["store_llm_content"] is False
+    again = await client.get(f"/v1/orgs/{admin.org.id}", headers=admin.headers)
+    assert again.json()["store_llm_content"] is False
+    assert again.json()["name"] == "Acme"

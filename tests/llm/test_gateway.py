@@ -256,3 +256,34 @@ async def test_usage_is_metered(gateway: LLMGateway) -> None:
     assert [e.outcome for e in entries] == ["provider_unavailable", "ok"]
     assert entries[-1].output_tokens == 1
     assert entries[-1].context.step_key == "step-1"
+
+
+async def test_content_is_logged_only_when_allowed_and_always_redacted(
+    gateway: LLMGateway, log_lines: object
+) -> None:
+    import logging
+    from collections.abc import Callable
+    from typing import Any
+
+    lines: Callable[[], list[dict[str, Any]]] = log_lines  # type: ignore[assignment]
+    secret_request = LLMRequest(
+        messages=(
+            Message(
+                "user", "mail ada@example.com, card 4111 1111 1111 1111, key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn"
+            ),
+        )
+    )
+    llm_logger = logging.getLogger("agentic.llm")
+    previous = llm_logger.level
+    llm_logger.setLevel(logging.DEBUG)
+    try:
+        await gateway.complete(secret_request, targets=[mock()], context=CallContext(log_content=False))
+        assert not [line for line in lines() if line.get("event") == "llm.content"]
+        await gateway.complete(secret_request, targets=[mock()], context=CallContext(log_content=True))
+    finally:
+        llm_logger.setLevel(previous)
+    dumped = str(lines())
+    assert "llm.content" in dumped
+    for raw in ("ada@example.com", "4111 1111 1111 1111", "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn"):
+        assert raw not in dumped
+    assert "[REDACTED:email]" in dumped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, EmailStr
+from pydantic import BaseModel, EmailStr, Field
 
 from agentic.db.models import Role
 from agentic.schemas.auth import Name
@@ -22,6 +22,7 @@ class OrganizationOut(BaseModel):
     billing_email: str | None
     created_at: dt.datetime
     role: Role
+    store_llm_content: bool = True
 
 
 class OrganizationCreate(Schema):
@@ -35,6 +36,9 @@ class OrganizationUpdate(Schema):
 
     name: Name | None = None
     billing_email: EmailStr | None = None
+    store_llm_content: bool | None = Field(
+        default=None, description="False: never store or log prompts and responses of this organisation."
+    )
 
 
 class MemberOut(BaseModel):

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Environment, Settings
-from agentic.db.models import ProviderCredential, UsageRecord
+from agentic.db.models import Organization, ProviderCredential, UsageRecord
 from agentic.errors import Conflict, InvalidInput, NotFound
-from agentic.llm.gateway import Credential, UsageEntry
+from agentic.llm.gateway import CallContext, Credential, UsageEntry
 from agentic.logging import get_logger
 from agentic.security.encryption import DecryptionError, SecretBox
 from agentic.security.ssrf import check_outbound_url
@@ -23,6 +23,28 @@ log = get_logger("agentic.llm.credentials")
 PROVIDERS = ("openai", "anthropic")
 # Decrypted credentials are cached briefly: a DB round trip and a decryption per LLM call would be waste.
 _CACHE_TTL_S = 30.0
+
+
+def stores_llm_content(org: Organization) -> bool:
+    """Whether prompts and responses of this organisation may be stored or logged (redacted); default yes."""
+    return bool(org.settings.get("store_llm_content", True))
+
+
+def call_context(
+    org: Organization,
+    *,
+    agent_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    step_key: str | None = None,
+) -> CallContext:
+    """The gateway context for a call on behalf of `org`, honouring its content-storage setting."""
+    return CallContext(
+        org_id=org.id,
+        agent_id=agent_id,
+        task_id=task_id,
+        step_key=step_key,
+        log_content=stores_llm_content(org),
+    )
 
 
 def allow_internal_endpoints(settings: Settings) -> bool:

@@ -127,10 +127,17 @@ async def get_organization(session: AsyncSession, *, org_id: uuid.UUID) -> Organ
 async def update_organization(
     session: AsyncSession, *, org: Organization, changes: dict[str, Any], actor: Actor
 ) -> Organization:
-    """Apply allowed changes (name, billing email) and audit them."""
-    before = {field: getattr(org, field) for field in changes}
+    """Apply allowed changes (name, billing email, content storage) and audit them."""
+    changes = dict(changes)
+    settings_changes = {key: changes.pop(key) for key in ("store_llm_content",) if key in changes}
+    before: dict[str, Any] = {field: getattr(org, field) for field in changes}
+    before |= {key: org.settings.get(key) for key in settings_changes}
     for field, value in changes.items():
         setattr(org, field, value)
+    if settings_changes:
+        # Reassign: in-place mutation of a JSON column is not tracked.
+        org.settings = {**org.settings, **settings_changes}
+        changes |= settings_changes
     actor.audit(
         session,
         "org.updated",

@@ -25,6 +25,7 @@ from agentic.schemas.orgs import (
 )
 from agentic.security.permissions import Permission
 from agentic.services import organizations as service
+from agentic.services.llm import stores_llm_content
 
 router = APIRouter(prefix=API_PREFIX, tags=["organizations"])
 
@@ -38,6 +39,7 @@ def _org_out(org: Organization, role: Role) -> OrganizationOut:
         billing_email=org.billing_email,
         created_at=org.created_at,
         role=role,
+        store_llm_content=stores_llm_content(org),
     )
 
 
