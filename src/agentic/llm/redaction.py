@@ -34,7 +34,7 @@ __all__ = ["Finding", "PiiKind", "find_pii", "placeholder", "redact", "redact_va
 class PiiKind(StrEnum):
     """What a finding is; also the label in its placeholder."""
 
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105  # a label, not a password
     SSN = "ssn"
     IP = "ip"
     CARD = "card"
@@ -89,7 +89,7 @@ _NOT_PLACEHOLDER_LOWER = r"(?!\[redacted:)"
 # Key names whose value is a credential, matched at the end of a longer name (db_password, clientsecret,
 # x-api-key, aws_secret_access_key). "token" must end the name so usage counters such as `max_tokens`
 # or `prompt_tokens` are not mistaken for credentials.
-_SECRET_KEY_WORDS = (
+_SECRET_KEY_WORDS = (  # noqa: S105  # key names, not a password
     r"(?:passw(?:or)?d|passphrase|secret|token|api[_\-]?key|apikey"
     r"|(?:access|secret|private|signing|encryption|master|client)[_\-]?key|credentials?|authorization|auth)"
 )
@@ -360,10 +360,10 @@ def _find_emails(text: str) -> Iterator[Finding]:
 
 # --- phone numbers ---------------------------------------------------------------------------------
 
-_PHONE_MIN_DIGITS = 7
 # phonenumbers' own character classes (phonenumbermatcher._PATTERN): a candidate number is leading
-# "+"/brackets, then digits separated by this punctuation. Running the library on every window around
-# such a chunk finds exactly what a run over the whole text would, at a fraction of the cost.
+# "+"/brackets, then digits separated by this punctuation. A "chunk" is a maximal run of those; running
+# the library on a window around each chunk finds what a run over the whole text would, at a fraction of
+# the cost, and lets a pass be skipped for chunks too short for its region.
 _PHONE_PUNCTUATION = (
     r"\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()"
     r"\uff08\uff09\uff3b\uff3d.\[\]/~\u2053\u223c\uff5e"
@@ -372,53 +372,103 @@ _PHONE_LEAD = r"+\uff0b(\[\uff08\uff3b"
 _PHONE_CHUNK_RE: Final = re.compile(
     rf"(?:[{_PHONE_LEAD}][{_PHONE_PUNCTUATION}]{{0,4}}){{0,2}}\d[\d{_PHONE_PUNCTUATION}]*"
 )
+_PLUS_SIGNS = ("+", "\uff0b")
 _DIGIT_RE: Final = re.compile(r"\d")
 # ISO dates fill logs and JSON and are never phone numbers; their digits do not make a chunk worth a pass.
 _ISO_DATE_RE: Final = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
 _ISO_DATE_DIGITS = 8
 # Context kept around a chunk: the library looks at the character before a number (a letter or currency
 # sign disqualifies it) and after it (extensions such as "ext. 1234", the ":30" of a time stamp).
-_PHONE_CONTEXT_BEFORE, _PHONE_CONTEXT_AFTER = 1, 40
-# The international pass (no default region) finds only "+"-prefixed numbers; the US and GB passes also
-# find national formats, "(415) 555-2671" and "020 7946 0958".
-_PHONE_REGIONS: Final = ("US", "GB")
+_PHONE_CONTEXT_BEFORE, _PHONE_CONTEXT_AFTER = 1, 16
+# Passes, and the fewest digits a chunk needs for each to find a valid number: the international pass
+# (no default region) finds only "+"-prefixed numbers, the shortest valid ones being 7 digits (+683 4002);
+# the US pass finds 10-digit national numbers, "(415) 555-2671"; the GB pass national numbers of 7 to 11
+# digits, "020 7946 0958", "0800 1111". Each regional pass also finds "+" numbers: the masking below
+# keeps that from being done twice. Texts with fewer digits than the smallest are not searched at all.
+_PHONE_PASSES: Final[tuple[tuple[str | None, int], ...]] = ((None, 7), ("US", 10), ("GB", 7))
+_PHONE_MIN_DIGITS = min(digits for _, digits in _PHONE_PASSES)
+# Stands in for masked-out characters: neither a letter, a digit nor phone punctuation, so it separates
+# numbers without disqualifying a neighbour the way a letter would.
+_MASK = "_"
 
 
-def _phone_windows(text: str) -> list[tuple[int, int]]:
-    """Merged spans of `text` that may hold a phone number, with the context the library inspects."""
-    windows: list[tuple[int, int]] = []
+@dataclass(slots=True)
+class _PhoneWindow:
+    """A span of text around phone-number-like chunks, and what the longest of them may hold."""
+
+    start: int
+    end: int
+    max_digits: int
+    has_plus: bool
+
+
+def _count_digits(text: str) -> int:
+    return sum(map(str.isdecimal, text))
+
+
+def _phone_windows(text: str) -> list[_PhoneWindow]:
+    """Merged windows of `text` that may hold a phone number, with the context the library inspects."""
+    windows: list[_PhoneWindow] = []
     for chunk in _PHONE_CHUNK_RE.finditer(text):
-        digits = sum(map(str.isdecimal, chunk.group()))
-        if digits >= _ISO_DATE_DIGITS and "-" in chunk.group():
-            digits -= _ISO_DATE_DIGITS * len(_ISO_DATE_RE.findall(chunk.group()))
+        chunk_text = chunk.group()
+        digits = _count_digits(chunk_text)
+        if digits >= _ISO_DATE_DIGITS and "-" in chunk_text:
+            digits -= _ISO_DATE_DIGITS * len(_ISO_DATE_RE.findall(chunk_text))
         if digits < _PHONE_MIN_DIGITS:
             continue
+        has_plus = any(sign in chunk_text for sign in _PLUS_SIGNS)
         start = max(0, chunk.start() - _PHONE_CONTEXT_BEFORE)
         end = min(len(text), chunk.end() + _PHONE_CONTEXT_AFTER)
-        if windows and start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        if windows and start <= windows[-1].end:
+            last = windows[-1]
+            last.end = max(end, last.end)
+            last.max_digits = max(digits, last.max_digits)
+            last.has_plus = last.has_plus or has_plus
         else:
-            windows.append((start, end))
+            windows.append(_PhoneWindow(start, end, digits, has_plus))
     return windows
 
 
-def _find_phones(text: str) -> Iterator[Finding]:
-    # Most texts have no phone number at all; matching is the expensive step, so skip it outright when
-    # the text cannot hold one.
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with the characters of `spans` replaced by `_MASK`; same length, so offsets still hold."""
+    parts: list[str] = []
+    position = 0
+    for span_start, span_end in sorted(spans):
+        start = max(span_start, position)  # overlapping spans: mask only what is not masked yet
+        if span_end > start:
+            parts.extend((text[position:start], _MASK * (span_end - start)))
+            position = span_end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _find_phones(text: str, claimed: Iterable[Finding]) -> Iterator[Finding]:
+    """Phone numbers in `text` outside the spans other detectors have `claimed`."""
+    # Most texts have no phone number at all, and matching is the expensive step.
     if len(list(islice(_DIGIT_RE.finditer(text), _PHONE_MIN_DIGITS))) < _PHONE_MIN_DIGITS:
         return
-    for window_start, window_end in _phone_windows(text):
-        window = text[window_start:window_end]
-        regions: list[str | None] = list(_PHONE_REGIONS)
-        if "+" in window or "\uff0b" in window:
-            regions.insert(0, None)
-        for region in regions:
+    # The digits of a card, an IBAN or a key are not a phone number; masking them saves most of the work
+    # on texts that hold them.
+    masked = _mask(text, ((finding.start, finding.end) for finding in claimed))
+    for window in _phone_windows(masked):
+        window_text = masked[window.start : window.end]
+        for region, min_digits in _PHONE_PASSES:
+            if window.max_digits < min_digits or (region is None and not window.has_plus):
+                continue
             # VALID leniency: the number must be possible and valid for its region per the library's
             # metadata, so order numbers and random digit runs are not reported.
-            for match in phonenumbers.PhoneNumberMatcher(
-                window, region, leniency=phonenumbers.Leniency.VALID
-            ):
-                yield Finding(PiiKind.PHONE, window_start + match.start, window_start + match.end)
+            matcher = phonenumbers.PhoneNumberMatcher(
+                window_text, region, leniency=phonenumbers.Leniency.VALID
+            )
+            found = [(match.start, match.end) for match in matcher]
+            for start, end in found:
+                yield Finding(PiiKind.PHONE, window.start + start, window.start + end)
+            if found:
+                # Later passes would find the same numbers again: mask them, and stop once no other
+                # number can be left.
+                window_text = _mask(window_text, found)
+                if _count_digits(window_text) < _PHONE_MIN_DIGITS:
+                    break
 
 
 # --- assembly --------------------------------------------------------------------------------------
@@ -430,8 +480,7 @@ _DETECTORS: Final = (
     _find_cards,
     _find_ibans,
     _find_emails,
-    _find_phones,
-)
+)  # phone numbers come last, outside everything these found: see find_pii
 
 
 def _merge_overlapping(candidates: Iterable[Finding]) -> list[Finding]:
@@ -474,7 +523,9 @@ def find_pii(text: str) -> list[Finding]:
     Returns:
         Non-overlapping findings, ordered by position.
     """
-    return _merge_overlapping(finding for detector in _DETECTORS for finding in detector(text))
+    candidates = [finding for detector in _DETECTORS for finding in detector(text)]
+    candidates.extend(list(_find_phones(text, candidates)))
+    return _merge_overlapping(candidates)
 
 
 def redact(text: str) -> str:

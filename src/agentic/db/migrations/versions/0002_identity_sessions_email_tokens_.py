@@ -90,7 +90,7 @@ def upgrade() -> None:
         "email_tokens",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
