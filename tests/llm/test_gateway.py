@@ -269,7 +269,9 @@ async def test_content_is_logged_only_when_allowed_and_always_redacted(
     secret_request = LLMRequest(
         messages=(
             Message(
-                "user", "mail ada@example.com, card 4111 1111 1111 1111, key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn"
+                "user",
+                "mail ada@example.com, card 4111 1111 1111 1111, "
+                "key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn",
             ),
         )
     )
@@ -284,6 +286,10 @@ async def test_content_is_logged_only_when_allowed_and_always_redacted(
         llm_logger.setLevel(previous)
     dumped = str(lines())
     assert "llm.content" in dumped
-    for raw in ("ada@example.com", "4111 1111 1111 1111", "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn"):
+    for raw in (
+        "ada@example.com",
+        "4111 1111 1111 1111",
+        "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn",
+    ):
         assert raw not in dumped
     assert "[REDACTED:email]" in dumped

@@ -89,7 +89,7 @@ _NOT_PLACEHOLDER_LOWER = r"(?!\[redacted:)"
 # Key names whose value is a credential, matched at the end of a longer name (db_password, clientsecret,
 # x-api-key, aws_secret_access_key). "token" must end the name so usage counters such as `max_tokens`
 # or `prompt_tokens` are not mistaken for credentials.
-_SECRET_KEY_WORDS = (  # noqa: S105  # key names, not a password
+_CREDENTIAL_NAMES = (
     r"(?:passw(?:or)?d|passphrase|secret|token|api[_\-]?key|apikey"
     r"|(?:access|secret|private|signing|encryption|master|client)[_\-]?key|credentials?|authorization|auth)"
 )
@@ -98,15 +98,15 @@ _NOT_A_CREDENTIAL = (
     r"(?!(?:true|false|null|none|nil|undefined|str|string|int|bool|bytes|secretstr|optional)(?![\w\-]))"
 )
 _ASSIGNMENT_RE: Final = re.compile(
-    _SECRET_KEY_WORDS
+    _CREDENTIAL_NAMES
     + r"""\\?["']?[ \t]*[:=][ \t]*"""
     + r"(?:(?:bearer|basic|token|bot)[ \t]+)?"  # an auth scheme stays readable; the credential goes
-    + _NOT_PLACEHOLDER_LOWER
     + r"""(?:
-        \\"(?P<escaped>[^"\\\n]{1,1024})\\"        # JSON inside a JSON string: \"hunter2\"
-      | "(?P<double>(?:[^"\\\n]|\\.){1,1024})"
-      | '(?P<single>[^'\n]{1,1024})'
+        \\"(?!\[redacted:)(?P<escaped>[^"\\\n]{1,1024})\\"      # JSON inside a JSON string: \"hunter2\"
+      | "(?!\[redacted:)(?P<double>(?:[^"\\\n]|\\.){1,1024})"
+      | '(?!\[redacted:)(?P<single>[^'\n]{1,1024})'
       | """
+    + _NOT_PLACEHOLDER_LOWER
     + _NOT_A_CREDENTIAL
     # A bare value ends at whitespace or at what delimits it in a query string, JSON or a call.
     + r"""(?P<bare>[^\s"'`,;&(){}\[\]<>=:\\][^\s"'`,;&(){}\[\]<>]{0,1023})
@@ -162,7 +162,7 @@ _VALUE_GROUPS: Final = ("escaped", "double", "single", "bare")
 
 # A whole dict key that names a credential: redact_value replaces its string value outright, since
 # {"password": "hunter2"} carries no pattern the text detectors could recognise.
-_SECRET_KEY_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{0,40}" + _SECRET_KEY_WORDS, re.IGNORECASE)
+_CREDENTIAL_KEY_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{0,40}" + _CREDENTIAL_NAMES, re.IGNORECASE)
 
 
 def _find_secrets(text: str) -> Iterator[Finding]:
@@ -302,23 +302,25 @@ _IBAN_LENGTHS: Final = {
     "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
     "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
-_IBAN_START_RE: Final = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{2})[0-9]{2}")
+# IBANs are written in capitals (ISO 13616); accepting lower case would let "de12 and the rest of a
+# sentence" be read as one, one time in 97.
+_IBAN_START_RE: Final = re.compile(r"(?<![0-9A-Za-z])([A-Z]{2})[0-9]{2}")
 
 
 def _iban_checksum_valid(iban: str) -> bool:
-    """ISO 13616 mod-97 check of an upper-case IBAN without spaces."""
+    """ISO 13616 mod-97 check of an IBAN without spaces."""
     rearranged = iban[4:] + iban[:4]
     # Letters count as 10 (A) to 35 (Z): base-36 digit values.
     return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
 def _is_iban_char(char: str) -> bool:
-    return char.isascii() and char.isalnum()
+    return "0" <= char <= "9" or "A" <= char <= "Z"
 
 
 def _find_ibans(text: str) -> Iterator[Finding]:
     for match in _IBAN_START_RE.finditer(text):
-        length = _IBAN_LENGTHS.get(match.group(1).upper())
+        length = _IBAN_LENGTHS.get(match.group(1))
         if length is None:
             continue
         # Read exactly the country's length of characters, allowing single spaces between them (the
@@ -328,11 +330,11 @@ def _find_ibans(text: str) -> Iterator[Finding]:
         while position < len(text) and len(chars) < length:
             char = text[position]
             if _is_iban_char(char):
-                chars.append(char.upper())
+                chars.append(char)
             elif not (char == " " and position + 1 < len(text) and _is_iban_char(text[position + 1])):
                 break
             position += 1
-        if len(chars) != length or (position < len(text) and _is_iban_char(text[position])):
+        if len(chars) != length or (position < len(text) and text[position].isalnum()):
             continue  # too short, or the start of a longer token
         if _iban_checksum_valid("".join(chars)):
             yield Finding(PiiKind.IBAN, match.start(), position)
@@ -582,6 +584,6 @@ def redact_value(value: Any) -> Any:
 
 
 def _redact_entry(key: Any, item: Any) -> Any:
-    if isinstance(key, str) and isinstance(item, str) and item and _SECRET_KEY_RE.fullmatch(key):
+    if isinstance(key, str) and isinstance(item, str) and item and _CREDENTIAL_KEY_RE.fullmatch(key):
         return item if item.startswith("[REDACTED:") else placeholder(PiiKind.SECRET)
     return redact_value(item)
