@@ -130,7 +130,7 @@ async def test_breaker_opens_falls_back_and_recovers(gateway: LLMGateway) -> Non
     recovered = await gateway.complete(REQUEST, targets=chain)
     assert recovered.response.content == "primary"
     assert [(a.position, a.outcome, a.breaker_state) for a in recovered.attempts] == [(0, "ok", "closed")]
-    assert gateway.breakers.get("mock/fixed").state == "closed"
+    assert gateway.breakers.get("mock/fixed#mock").state == "closed"
 
 
 def test_half_open_failure_reopens() -> None:
@@ -159,7 +159,7 @@ async def test_invalid_request_is_neither_retried_nor_failed_over(gateway: LLMGa
     chain = [mock("fixed", fail={"status": 400}), mock("fixed", reply="fallback")]
     with pytest.raises(InvalidRequest):
         await gateway.complete(REQUEST, targets=chain)
-    assert gateway.breakers.get("mock/fixed").state == "closed"  # the caller's fault, not the target's
+    assert gateway.breakers.get("mock/fixed#mock").state == "closed"  # the caller's fault, not the target's
 
 
 async def test_timeout_and_malformed_are_retried_then_fall_back(gateway: LLMGateway) -> None:
@@ -293,3 +293,29 @@ async def test_content_is_logged_only_when_allowed_and_always_redacted(
     ):
         assert raw not in dumped
     assert "[REDACTED:email]" in dumped
+
+
+async def test_a_neutral_probe_outcome_does_not_wedge_the_breaker(gateway: LLMGateway) -> None:
+    """A half-open probe that ends in a 429 releases the probe slot, so a later call can probe again."""
+    breaker = gateway.breakers.get("mock/fixed#mock")
+    breaker.record_failure()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    breaker.opened_at -= 1  # the recovery time has passed
+    gateway.settings = settings(max_retries=0)
+    with pytest.raises(AllTargetsFailed):
+        await gateway.complete(
+            REQUEST, targets=[mock("fixed", reply="x", fail={"status": 429, "retry_after": 0})]
+        )
+    assert breaker.state == "half_open"
+    assert not breaker.probe_in_flight
+    ok = await gateway.complete(REQUEST, targets=[mock("fixed", reply="recovered")])
+    assert ok.response.content == "recovered"
+    assert breaker.state == "closed"
+
+
+async def test_breakers_are_per_credential() -> None:
+    from agentic.llm.gateway import breaker_key
+
+    target = Target("openai", "gpt-4o")
+    assert breaker_key(target, "key-a") != breaker_key(target, "key-b")

@@ -34,7 +34,7 @@ from agentic.llm.pricing import PriceTable
 from agentic.llm.providers import ChatModel, Provider
 from agentic.llm.providers.mock import MockProvider
 from agentic.llm.redaction import redact_value
-from agentic.llm.resilience import BreakerRegistry, BreakerState, backoff_delay
+from agentic.llm.resilience import BreakerRegistry, BreakerState, CircuitBreaker, backoff_delay
 from agentic.llm.types import LLMRequest, LLMResponse, StreamChunk, StreamDone
 from agentic.logging import get_logger
 
@@ -55,8 +55,16 @@ class Target:
 
     @property
     def key(self) -> str:
-        """`provider/model`: the circuit breaker's key."""
+        """`provider/model`, as the trace shows it."""
         return f"{self.provider}/{self.model}"
+
+
+def breaker_key(target: Target, key_id: str) -> str:
+    """The breaker key: per provider, model *and* credential.
+
+    One organisation's revoked key must not open the breaker for every other organisation using the model.
+    """
+    return f"{target.key}#{key_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +297,7 @@ class LLMGateway:
         self,
         *,
         error: LLMError,
+        breaker: CircuitBreaker,
         target: Target,
         position: int,
         number: int,
@@ -299,8 +308,7 @@ class LLMGateway:
         may_retry: bool = True,
     ) -> float | None:
         """Record a failed attempt; the delay before retrying the same target, or None to move on."""
-        breaker = self.breakers.get(target.key)
-        state = breaker.record_failure() if _counts_against_target(error) else breaker.state
+        state = breaker.record_failure() if _counts_against_target(error) else breaker.record_neutral()
         retry = (
             may_retry
             and error.retryable
@@ -355,6 +363,7 @@ class LLMGateway:
     async def _succeeded(
         self,
         *,
+        breaker: CircuitBreaker,
         target: Target,
         position: int,
         number: int,
@@ -365,7 +374,7 @@ class LLMGateway:
         attempts: list[Attempt],
         listener: AttemptListener | None,
     ) -> None:
-        state = self.breakers.get(target.key).record_success()
+        state = breaker.record_success()
         await self._note(
             attempts,
             Attempt(target.key, position, number, "ok", latency_ms=latency_ms, breaker_state=state),
@@ -411,7 +420,7 @@ class LLMGateway:
                 if not unusable.fallback:
                     raise
                 continue
-            breaker = self.breakers.get(target.key)
+            breaker = self.breakers.get(breaker_key(target, key_id))
             for number in range(1, self.settings.max_retries + 2):
                 allowed, state = breaker.allow()
                 if not allowed:
@@ -432,12 +441,16 @@ class LLMGateway:
                         start = time.perf_counter()
                         async with asyncio.timeout(timeout_s + _TIMEOUT_GRACE_S):
                             response = await model.complete(request, timeout_s=timeout_s)
+                except asyncio.CancelledError:
+                    breaker.record_neutral()  # a cancelled probe must not wedge the breaker half-open
+                    raise
                 except TimeoutError:
                     failure: LLMError = ProviderTimeout(f"{target.key} gave no answer within {timeout_s}s")
                 except LLMError as caught:
                     failure = caught
                 else:
                     await self._succeeded(
+                        breaker=breaker,
                         target=target,
                         position=position,
                         number=number,
@@ -452,6 +465,7 @@ class LLMGateway:
                 last = failure
                 delay = await self._failed(
                     error=failure,
+                    breaker=breaker,
                     target=target,
                     position=position,
                     number=number,
@@ -501,7 +515,7 @@ class LLMGateway:
                 if not unusable.fallback:
                     raise
                 continue
-            breaker = self.breakers.get(target.key)
+            breaker = self.breakers.get(breaker_key(target, key_id))
             for number in range(1, self.settings.max_retries + 2):
                 allowed, state = breaker.allow()
                 if not allowed:
@@ -534,12 +548,16 @@ class LLMGateway:
                                 yield chunk
                         finally:
                             await chunks.aclose()  # type: ignore[attr-defined]
+                except (asyncio.CancelledError, GeneratorExit):
+                    breaker.record_neutral()  # the caller went away mid-probe: let the next call probe
+                    raise
                 except TimeoutError:
                     failure: LLMError = ProviderTimeout(f"{target.key} sent nothing within {timeout_s}s")
                 except LLMError as caught:
                     failure = caught
                 else:
                     await self._succeeded(
+                        breaker=breaker,
                         target=target,
                         position=position,
                         number=number,
@@ -554,6 +572,7 @@ class LLMGateway:
                 last = failure
                 delay = await self._failed(
                     error=failure,
+                    breaker=breaker,
                     target=target,
                     position=position,
                     number=number,

@@ -78,6 +78,7 @@ def placeholder(kind: PiiKind) -> str:
 
 # A value that is already a placeholder is not redacted again (keeps find_pii quiet on redacted text).
 _NOT_PLACEHOLDER = r"(?!\[REDACTED:)"
+_PLACEHOLDER_RE: Final = re.compile(r"\[REDACTED:[a-z]+\]")
 
 # --- secrets ---------------------------------------------------------------------------------------
 
@@ -95,21 +96,22 @@ _CREDENTIAL_NAMES = (
 )
 # Bare values that are type names, literals or empty markers, not credentials: `password: str` in code.
 _NOT_A_CREDENTIAL = (
-    r"(?!(?:true|false|null|none|nil|undefined|str|string|int|bool|bytes|secretstr|optional)(?![\w\-]))"
+    r"(?!(?:true|false|null|none|nil|undefined|str|string|int|bool|bytes|secretstr|optional|bearer)"
+    r"(?![\w\-]))"
 )
+# An auth scheme stays readable and only the credential after it goes. Possessive: on redacted text the
+# scheme must not be retried as the value itself.
+_AUTH_SCHEME = r"(?:(?:bearer|basic|token|bot)[ \t]+)?+"
 _ASSIGNMENT_RE: Final = re.compile(
     _CREDENTIAL_NAMES
     + r"""\\?["']?[ \t]*[:=][ \t]*"""
-    + r"(?:(?:bearer|basic|token|bot)[ \t]+)?"  # an auth scheme stays readable; the credential goes
-    + r"""(?:
-        \\"(?!\[redacted:)(?P<escaped>[^"\\\n]{1,1024})\\"      # JSON inside a JSON string: \"hunter2\"
-      | "(?!\[redacted:)(?P<double>(?:[^"\\\n]|\\.){1,1024})"
-      | '(?!\[redacted:)(?P<single>[^'\n]{1,1024})'
-      | """
-    + _NOT_PLACEHOLDER_LOWER
-    + _NOT_A_CREDENTIAL
-    # A bare value ends at whitespace or at what delimits it in a query string, JSON or a call.
-    + r"""(?P<bare>[^\s"'`,;&(){}\[\]<>=:\\][^\s"'`,;&(){}\[\]<>]{0,1023})
+    + rf"""(?:
+        \\"{_AUTH_SCHEME}(?!\[redacted:)(?P<escaped>[^"\\\n]{{1,1024}})\\"  # JSON in JSON: \"s3cr3t\"
+      | "{_AUTH_SCHEME}(?!\[redacted:)(?P<double>(?:[^"\\\n]|\\.){{1,1024}})"
+      | '{_AUTH_SCHEME}(?!\[redacted:)(?P<single>[^'\n]{{1,1024}})'
+      | {_AUTH_SCHEME}{_NOT_PLACEHOLDER_LOWER}{_NOT_A_CREDENTIAL}
+        # A bare value ends at whitespace or at what delimits it in a query string, JSON or a call.
+        (?P<bare>[^\s"'`,;&(){{}}\[\]<>=:\\][^\s"'`,;&(){{}}\[\]<>]{{0,1023}})
     )""",
     re.VERBOSE,
 )
@@ -155,7 +157,7 @@ _TOKEN_PATTERNS: Final = tuple(
         (r"ag[ksr]_(?<![A-Za-z0-9]ag[ksr]_)[A-Za-z0-9_\-]{16,}", 0),  # ours: API keys, session tokens
         (r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*", 0),  # JWT
         # The password in a URL's user info: postgres://user:hunter2@db/app.
-        (r"://[^\s:/@]{1,256}:" + _NOT_PLACEHOLDER + r"(?P<bare>[^\s/@]{1,256})@", 0),
+        (r"://[^\s:/@]{0,256}:" + _NOT_PLACEHOLDER + r"(?P<bare>[^\s/@]{1,256})@", 0),
     )
 )
 _VALUE_GROUPS: Final = ("escaped", "double", "single", "bare")
@@ -202,10 +204,12 @@ def _find_ssns(text: str) -> Iterator[Finding]:
 def _find_ips(text: str) -> Iterator[Finding]:
     for match in _IPV4_RE.finditer(text):
         address = ipaddress.IPv4Address(match.group())
+        # Single-digit dotted quads are section and version numbers far more often than addresses.
         # Loopback, 0.0.0.0, netmasks (reserved 240/4), multicast and link-local addresses identify
         # nobody and fill configuration text; redacting them would only hide useful context.
         if not (
-            address.is_loopback
+            all(len(octet) == 1 for octet in match.group().split("."))  # "section 4.5.3.1", "v 1.2.0.0"
+            or address.is_loopback
             or address.is_unspecified
             or address.is_reserved
             or address.is_multicast
@@ -363,9 +367,10 @@ def _find_emails(text: str) -> Iterator[Finding]:
 # --- phone numbers ---------------------------------------------------------------------------------
 
 # phonenumbers' own character classes (phonenumbermatcher._PATTERN): a candidate number is leading
-# "+"/brackets, then digits separated by this punctuation. A "chunk" is a maximal run of those; running
-# the library on a window around each chunk finds what a run over the whole text would, at a fraction of
-# the cost, and lets a pass be skipped for chunks too short for its region.
+# "+"/brackets, then digit blocks separated by this punctuation. A "chunk" is a maximal run of those.
+# Running the library on a window around each chunk finds what a run over the whole text would, at a
+# fraction of the cost, and a regional pass can be skipped for a chunk that cannot hold a number of
+# that region's length.
 _PHONE_PUNCTUATION = (
     r"\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()"
     r"\uff08\uff09\uff3b\uff3d.\[\]/~\u2053\u223c\uff5e"
@@ -376,19 +381,23 @@ _PHONE_CHUNK_RE: Final = re.compile(
 )
 _PLUS_SIGNS = ("+", "\uff0b")
 _DIGIT_RE: Final = re.compile(r"\d")
-# ISO dates fill logs and JSON and are never phone numbers; their digits do not make a chunk worth a pass.
+_DIGIT_BLOCK_RE: Final = re.compile(r"\d+")
+# ISO dates fill logs and JSON and are never phone numbers; they do not make a chunk worth a pass.
 _ISO_DATE_RE: Final = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
-_ISO_DATE_DIGITS = 8
 # Context kept around a chunk: the library looks at the character before a number (a letter or currency
 # sign disqualifies it) and after it (extensions such as "ext. 1234", the ":30" of a time stamp).
 _PHONE_CONTEXT_BEFORE, _PHONE_CONTEXT_AFTER = 1, 16
-# Passes, and the fewest digits a chunk needs for each to find a valid number: the international pass
-# (no default region) finds only "+"-prefixed numbers, the shortest valid ones being 7 digits (+683 4002);
-# the US pass finds 10-digit national numbers, "(415) 555-2671"; the GB pass national numbers of 7 to 11
-# digits, "020 7946 0958", "0800 1111". Each regional pass also finds "+" numbers: the masking below
-# keeps that from being done twice. Texts with fewer digits than the smallest are not searched at all.
-_PHONE_PASSES: Final[tuple[tuple[str | None, int], ...]] = ((None, 7), ("US", 10), ("GB", 7))
-_PHONE_MIN_DIGITS = min(digits for _, digits in _PHONE_PASSES)
+# The passes. The international one (no default region) finds only "+"-prefixed numbers, the shortest
+# valid ones having 7 digits (+683 4002); texts with fewer digits are not searched at all. The regional
+# passes also find national formats: in the US 10 digits, "(415) 555-2671", or 11 with the trunk prefix
+# 1; in GB 7 to 11, "020 7946 0958", "0800 1111"; or anything after the international call prefix.
+# The library builds candidates from consecutive digit blocks, so a chunk whose consecutive blocks never
+# add up to such a length cannot hold one and the pass is skipped for it.
+_PHONE_MIN_DIGITS = 7
+_PHONE_REGIONS: Final[tuple[str | None, ...]] = (None, "US", "GB")
+_NATIONAL_DIGITS: Final = {"US": frozenset({10, 11}), "GB": frozenset(range(7, 12))}
+_MAX_NATIONAL_DIGITS = 11
+_INTERNATIONAL_PREFIXES: Final = {"US": "011", "GB": "00"}
 # Stands in for masked-out characters: neither a letter, a digit nor phone punctuation, so it separates
 # numbers without disqualifying a neighbour the way a letter would.
 _MASK = "_"
@@ -396,38 +405,52 @@ _MASK = "_"
 
 @dataclass(slots=True)
 class _PhoneWindow:
-    """A span of text around phone-number-like chunks, and what the longest of them may hold."""
+    """A span of text around phone-number-like chunks, and the passes worth running on it."""
 
     start: int
     end: int
-    max_digits: int
-    has_plus: bool
+    regions: set[str | None]
 
 
 def _count_digits(text: str) -> int:
     return sum(map(str.isdecimal, text))
 
 
+def _chunk_regions(chunk: str) -> set[str | None]:
+    """The passes that could find a valid number in `chunk`."""
+    regions: set[str | None] = set()
+    if any(sign in chunk for sign in _PLUS_SIGNS):
+        regions.add(None)
+    blocks = _DIGIT_BLOCK_RE.findall(_ISO_DATE_RE.sub(_MASK, chunk))
+    for first, block in enumerate(blocks):
+        for region, prefix in _INTERNATIONAL_PREFIXES.items():
+            if block.startswith(prefix):
+                regions.add(region)
+        digits = 0
+        for following in blocks[first:]:
+            digits += len(following)
+            if digits > _MAX_NATIONAL_DIGITS:
+                break
+            regions.update(region for region, lengths in _NATIONAL_DIGITS.items() if digits in lengths)
+    return regions
+
+
 def _phone_windows(text: str) -> list[_PhoneWindow]:
     """Merged windows of `text` that may hold a phone number, with the context the library inspects."""
     windows: list[_PhoneWindow] = []
     for chunk in _PHONE_CHUNK_RE.finditer(text):
-        chunk_text = chunk.group()
-        digits = _count_digits(chunk_text)
-        if digits >= _ISO_DATE_DIGITS and "-" in chunk_text:
-            digits -= _ISO_DATE_DIGITS * len(_ISO_DATE_RE.findall(chunk_text))
-        if digits < _PHONE_MIN_DIGITS:
+        if _count_digits(chunk.group()) < _PHONE_MIN_DIGITS:
             continue
-        has_plus = any(sign in chunk_text for sign in _PLUS_SIGNS)
+        regions = _chunk_regions(chunk.group())
+        if not regions:
+            continue
         start = max(0, chunk.start() - _PHONE_CONTEXT_BEFORE)
         end = min(len(text), chunk.end() + _PHONE_CONTEXT_AFTER)
         if windows and start <= windows[-1].end:
-            last = windows[-1]
-            last.end = max(end, last.end)
-            last.max_digits = max(digits, last.max_digits)
-            last.has_plus = last.has_plus or has_plus
+            windows[-1].end = max(end, windows[-1].end)
+            windows[-1].regions |= regions
         else:
-            windows.append(_PhoneWindow(start, end, digits, has_plus))
+            windows.append(_PhoneWindow(start, end, regions))
     return windows
 
 
@@ -454,8 +477,8 @@ def _find_phones(text: str, claimed: Iterable[Finding]) -> Iterator[Finding]:
     masked = _mask(text, ((finding.start, finding.end) for finding in claimed))
     for window in _phone_windows(masked):
         window_text = masked[window.start : window.end]
-        for region, min_digits in _PHONE_PASSES:
-            if window.max_digits < min_digits or (region is None and not window.has_plus):
+        for region in _PHONE_REGIONS:
+            if region not in window.regions:
                 continue
             # VALID leniency: the number must be possible and valid for its region per the library's
             # metadata, so order numbers and random digit runs are not reported.
@@ -530,10 +553,50 @@ def find_pii(text: str) -> list[Finding]:
     return _merge_overlapping(candidates)
 
 
+# Detectors look one or two characters past a candidate: "606.6011…" reads as a decimal, "x4111…" as an
+# identifier. Once a neighbouring finding is replaced by a placeholder, a candidate it disqualified can
+# qualify, so redaction repeats while a replaced finding touched such a character. Three rounds is
+# more than any real text needs; the bound only guards against a pathological input.
+_MAX_ROUNDS = 3
+
+
+def _is_context_char(char: str) -> bool:
+    """Letters and digits of the scripts detectors look at (ASCII and Latin); CJK text is not one."""
+    return char.isalnum() and ord(char) < 0x250
+
+
+def _touches_context(text: str, finding: Finding) -> bool:
+    """Whether a detector's look-around could have seen `finding` from a neighbouring candidate.
+
+    That is a letter or digit right next to it, or the two-character look-arounds of cards, SSNs and
+    IP addresses: a decimal point or comma before a digit ("606.6011…"), a dash before a letter or digit.
+    """
+    before = text[max(0, finding.start - 2) : finding.start]
+    after = text[finding.end : finding.end + 2]
+    for near, far in ((before[-1:], before[-2:-1]), (after[:1], after[1:2])):
+        if _is_context_char(near):
+            return True
+        if (near in {".", ","} and far.isdigit()) or (near == "-" and _is_context_char(far)):
+            return True
+    return False
+
+
+def _replace(text: str, findings: list[Finding]) -> str:
+    parts: list[str] = []
+    position = 0
+    for finding in findings:
+        parts.extend((text[position : finding.start], placeholder(finding.kind)))
+        position = finding.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
 def redact(text: str) -> str:
     """Replace personal data and secrets in `text` with typed placeholders.
 
-    Redacting is idempotent: placeholders are never detected again.
+    Redacting is idempotent: placeholders are never detected again, and when replacing a finding
+    exposes a neighbour it had disqualified (a card glued to the end of an IBAN), that neighbour is
+    redacted too, so the result may hold more placeholders than `find_pii(text)` has findings.
 
     Args:
         text: Any text bound for storage or logs.
@@ -545,17 +608,15 @@ def redact(text: str) -> str:
         >>> redact("Mail jane@example.com, key sk-proj-4fG7hK2mN9pQ1rS5tV8wX3yZ")
         'Mail [REDACTED:email], key [REDACTED:secret]'
     """
-    findings = find_pii(text)
-    if not findings:
-        return text
-    parts: list[str] = []
-    position = 0
-    for finding in findings:
-        parts.append(text[position : finding.start])
-        parts.append(placeholder(finding.kind))
-        position = finding.end
-    parts.append(text[position:])
-    return "".join(parts)
+    for _ in range(_MAX_ROUNDS):
+        findings = find_pii(text)
+        if not findings:
+            break
+        exposed = any(_touches_context(text, finding) for finding in findings)
+        text = _replace(text, findings)
+        if not exposed:
+            break
+    return text
 
 
 def redact_value(value: Any) -> Any:
@@ -585,5 +646,5 @@ def redact_value(value: Any) -> Any:
 
 def _redact_entry(key: Any, item: Any) -> Any:
     if isinstance(key, str) and isinstance(item, str) and item and _CREDENTIAL_KEY_RE.fullmatch(key):
-        return item if item.startswith("[REDACTED:") else placeholder(PiiKind.SECRET)
+        return item if _PLACEHOLDER_RE.fullmatch(item) else placeholder(PiiKind.SECRET)
     return redact_value(item)

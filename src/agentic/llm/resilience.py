@@ -53,6 +53,14 @@ class CircuitBreaker:
         self.state, self.failures, self.probe_in_flight = BreakerState.CLOSED, 0, False
         return self.state
 
+    def record_neutral(self) -> BreakerState:
+        """A call ended in a way that says nothing about the target (429, bad request, cancelled).
+
+        A half-open breaker lets the next call probe instead of waiting forever for this one's verdict.
+        """
+        self.probe_in_flight = False
+        return self.state
+
     def record_failure(self) -> BreakerState:
         """A call failed in a way that counts against the target (not a bad request)."""
         self.failures += 1

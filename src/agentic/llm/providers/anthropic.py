@@ -251,10 +251,14 @@ class AnthropicModel:
 
 
 def _usage(usage: Any) -> Usage:
+    # Anthropic reports cache reads and writes apart from `input_tokens`; our `input_tokens` counts every
+    # prompt token (as OpenAI's `prompt_tokens` does), with the cache reads also in `cached_tokens`.
     if usage is None:
         return Usage()
+    cache_read = getattr(usage, "cache_read_input_tokens", 0) or 0
+    cache_write = getattr(usage, "cache_creation_input_tokens", 0) or 0
     return Usage(
-        input_tokens=getattr(usage, "input_tokens", 0) or 0,
+        input_tokens=(getattr(usage, "input_tokens", 0) or 0) + cache_read + cache_write,
         output_tokens=getattr(usage, "output_tokens", 0) or 0,
-        cached_tokens=getattr(usage, "cache_read_input_tokens", 0) or 0,
+        cached_tokens=cache_read,
     )
