@@ -104,6 +104,10 @@ class WorkerSettings(BaseSettings):
     in_process: bool = Field(default=True, description="Run workers inside `agentic serve`.")
     poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     shutdown_grace_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    lease_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0, description="How long a claimed task stays ours without a heartbeat."
+    )
+    reap_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
 
 
 class LogSettings(BaseSettings):

@@ -58,6 +58,9 @@ class WorkerRuntime:
         if self._loop_task is not None:
             return
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.settings.concurrency)
+        starter = getattr(self.source, "start", None)
+        if callable(starter):
+            starter(self.worker_id)
         self._update_gauges()
         self._loop_task = asyncio.create_task(self._loop(), name=f"worker-loop:{self.worker_id}")
 
@@ -73,6 +76,9 @@ class WorkerRuntime:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        stopper = getattr(self.source, "stop", None)
+        if callable(stopper):
+            await stopper()
         self._update_gauges()
         log.info("worker.stopped", worker_id=self.worker_id)
 

@@ -57,6 +57,13 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     )
 
     state: Mapped[TaskState] = mapped_column(StrEnumType(TaskState), default=TaskState.QUEUED)
+    # Which runner executes the task: "agent" (the agent loop) or a built-in one (e.g. "test.scripted").
+    runner: Mapped[str] = mapped_column(String(64), default="agent")
+    # Retry policy frozen at creation: {"backoff_base_s", "backoff_max_s"}.
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
+    # The sequence number of the newest event; bumped in the same transaction as the event it numbers.
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)
     input: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     output: Mapped[Any | None] = mapped_column(JSONDocument)

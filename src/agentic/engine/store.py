@@ -1,0 +1,516 @@
+"""Durable task state: enqueue, claim, leases, the reaper, fenced writes, step checkpoints and events.
+
+Every function takes an `AsyncSession` and commits what it changed before returning: a state change is on disk
+before anyone is told about it. Every write a worker makes for a task is *fenced* by the lease it holds
+(`attempt` and `lease_owner` must still match, and the task must still be running), so a worker that stalled
+past its lease and woke up after another took over cannot change anything: its write matches no row and
+raises `LeaseLost`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
+from agentic.db.types import utcnow
+from agentic.engine.states import check_transition, sources_of
+
+
+class LeaseLost(Exception):
+    """The worker no longer holds the task (lease expired and taken over, cancelled, or finished)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """What a worker holds while it runs a task; every write is checked against it (fencing)."""
+
+    task_id: uuid.UUID
+    attempt: int
+    worker_id: str
+
+    def guard(self) -> Any:
+        """The SQL condition that the lease is still ours."""
+        return and_(
+            Task.id == self.task_id,
+            Task.attempt == self.attempt,
+            Task.lease_owner == self.worker_id,
+            Task.state == TaskState.RUNNING,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter between attempts."""
+
+    base_s: float = 1.0
+    max_s: float = 300.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds before attempt `attempt + 1`."""
+        ceiling = min(self.max_s, self.base_s * (2 ** max(attempt - 1, 0)))
+        return (rng or random).uniform(ceiling / 2, ceiling)  # jitter, not security
+
+
+def backoff_of(task: Task) -> Backoff:
+    """The task's frozen backoff policy."""
+    policy = task.policy or {}
+    return Backoff(float(policy.get("backoff_base_s", 1.0)), float(policy.get("backoff_max_s", 300.0)))
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    type: str,
+    data: dict[str, Any] | None = None,
+    attempt: int | None = None,
+) -> int:
+    """Append an event with the task's next sequence number (in the caller's transaction); return the number.
+
+    The counter lives on the task row and is bumped with an atomic UPDATE … RETURNING, which also serialises
+    concurrent appends for one task: numbers are gap-free and strictly increasing.
+    """
+    seq = await session.scalar(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(last_event_seq=Task.last_event_seq + 1)
+        .returning(Task.last_event_seq)
+        .execution_options(synchronize_session=False)
+    )
+    if seq is None:
+        raise LookupError(f"task {task_id} does not exist")
+    session.add(TaskEvent(task_id=task_id, seq=seq, type=type, attempt=attempt, data=data or {}))
+    return int(seq)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    agent_version_id: uuid.UUID,
+    input: dict[str, Any],
+    runner: str = "agent",
+    priority: int = 0,
+    run_at: dt.datetime | None = None,
+    max_attempts: int = 3,
+    policy: dict[str, Any] | None = None,
+    timeout_s: int | None = None,
+    created_by_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    request_id: str | None = None,
+    traceparent: str | None = None,
+) -> Task:
+    """Create a queued task and its `created` event, and commit."""
+    task = Task(
+        org_id=org_id,
+        agent_id=agent_id,
+        agent_version_id=agent_version_id,
+        input=input,
+        runner=runner,
+        priority=priority,
+        run_at=run_at or utcnow(),
+        max_attempts=max_attempts,
+        policy=policy or {},
+        timeout_s=timeout_s,
+        created_by_id=created_by_id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        request_id=request_id,
+        traceparent=traceparent,
+        state=TaskState.QUEUED,
+        last_event_seq=0,
+    )
+    session.add(task)
+    await session.flush()
+    await append_event(session, task_id=task.id, type="task.created", data={"runner": runner})
+    await session.commit()
+    return task
+
+
+async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: float) -> list[Lease]:
+    """Take up to `limit` runnable tasks for `worker_id`, oldest first within priority, and commit.
+
+    PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` lets any number of workers claim concurrently without
+    waiting on each other or taking the same task. SQLite: one statement under its single-writer lock.
+    """
+    if limit <= 0:
+        return []
+    now = utcnow()
+    runnable = (
+        select(Task.id)
+        .where(Task.state == TaskState.QUEUED, Task.run_at <= now)
+        .order_by(Task.priority.desc(), Task.run_at, Task.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Lock the rows first, then update exactly those: with `UPDATE … WHERE id IN (SELECT … LIMIT n FOR
+        # UPDATE SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
+        ids = list((await session.scalars(runnable.with_for_update(skip_locked=True))).all())
+        if not ids:
+            await session.commit()
+            return []
+        chosen: Any = Task.id.in_(ids)
+    else:
+        # SQLite has one writer at a time: a single UPDATE over the subquery is atomic (a separate SELECT
+        # first would leave a stale read snapshot that cannot be upgraded to a write).
+        chosen = Task.id.in_(runnable.scalar_subquery())
+    rows = (
+        await session.execute(
+            update(Task)
+            .where(chosen, Task.state == TaskState.QUEUED)
+            .values(
+                state=TaskState.RUNNING,
+                attempt=Task.attempt + 1,
+                lease_owner=worker_id,
+                lease_expires_at=now + dt.timedelta(seconds=lease_s),
+                started_at=func.coalesce(Task.started_at, now),
+                updated_at=now,
+            )
+            .returning(Task.id, Task.attempt)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    leases = [Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id) for row in rows]
+    for lease in leases:
+        session.add(TaskAttempt(task_id=lease.task_id, attempt=lease.attempt, worker_id=worker_id))
+        await append_event(
+            session,
+            task_id=lease.task_id,
+            type="task.started",
+            data={"worker": worker_id},
+            attempt=lease.attempt,
+        )
+    await session.commit()
+    return leases
+
+
+async def heartbeat(session: AsyncSession, *, worker_id: str, lease_s: float) -> int:
+    """Extend every lease `worker_id` holds, in one statement (one write per worker per interval)."""
+    now = utcnow()
+    result = await session.execute(
+        update(Task)
+        .where(Task.lease_owner == worker_id, Task.state == TaskState.RUNNING)
+        .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reap(session: AsyncSession, *, limit: int = 100) -> int:
+    """Recover tasks whose lease expired: back to the queue with backoff, or to `dead` after the last attempt.
+
+    Safe to run from every worker at once: each task is moved by a guarded UPDATE that only one can win.
+    """
+    now = utcnow()
+    expired = (
+        await session.scalars(
+            select(Task)
+            .where(Task.state == TaskState.RUNNING, Task.lease_expires_at < now)
+            .order_by(Task.lease_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    recovered = 0
+    for task in expired:
+        target = TaskState.DEAD if task.attempt >= task.max_attempts else TaskState.QUEUED
+        check_transition(TaskState.RUNNING, target)
+        values: dict[str, Any] = {
+            "state": target,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if target is TaskState.QUEUED:
+            values["run_at"] = now + dt.timedelta(seconds=backoff_of(task).delay(task.attempt))
+        else:
+            values["finished_at"] = now
+            values["error"] = {
+                "code": "lease_expired",
+                "message": "the worker stopped answering; attempts exhausted",
+            }
+        result = await session.execute(
+            update(Task)
+            .where(
+                Task.id == task.id,
+                Task.attempt == task.attempt,
+                Task.state == TaskState.RUNNING,
+                Task.lease_expires_at < now,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another reaper, or the worker itself, got there first
+        await session.execute(
+            update(TaskAttempt)
+            .where(TaskAttempt.task_id == task.id, TaskAttempt.attempt == task.attempt)
+            .values(status=AttemptStatus.LOST, finished_at=now)
+        )
+        await append_event(
+            session,
+            task_id=task.id,
+            type="task.lease_expired",
+            data={"worker": task.lease_owner, "next_state": target.value},
+            attempt=task.attempt,
+        )
+        recovered += 1
+    await session.commit()
+    return recovered
+
+
+async def _fenced_update(session: AsyncSession, lease: Lease, values: dict[str, Any]) -> None:
+    result = await session.execute(
+        update(Task).where(lease.guard()).values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise LeaseLost(
+            f"task {lease.task_id} attempt {lease.attempt} is no longer held by {lease.worker_id}"
+        )
+
+
+async def _finish_attempt(
+    session: AsyncSession, lease: Lease, status: AttemptStatus, error: Any = None
+) -> None:
+    await session.execute(
+        update(TaskAttempt)
+        .where(TaskAttempt.task_id == lease.task_id, TaskAttempt.attempt == lease.attempt)
+        .values(status=status, finished_at=utcnow(), error=error)
+    )
+
+
+async def complete(session: AsyncSession, *, lease: Lease, output: Any) -> None:
+    """Mark the task succeeded with its output (fenced)."""
+    now = utcnow()
+    await _fenced_update(
+        session,
+        lease,
+        {
+            "state": TaskState.SUCCEEDED,
+            "output": output,
+            "finished_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        },
+    )
+    await _finish_attempt(session, lease, AttemptStatus.SUCCEEDED)
+    await append_event(session, task_id=lease.task_id, type="task.succeeded", attempt=lease.attempt)
+    await session.commit()
+
+
+async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], retryable: bool) -> TaskState:
+    """Record a failed attempt (fenced): requeued with backoff, `dead` when exhausted, `failed` if final."""
+    task = await session.get(Task, lease.task_id, populate_existing=True)
+    if task is None:
+        raise LeaseLost(f"task {lease.task_id} vanished")
+    now = utcnow()
+    if not retryable:
+        target = TaskState.FAILED
+    elif lease.attempt >= task.max_attempts:
+        target = TaskState.DEAD
+    else:
+        target = TaskState.QUEUED
+    values: dict[str, Any] = {
+        "state": target,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if target is TaskState.QUEUED:
+        values["run_at"] = now + dt.timedelta(seconds=backoff_of(task).delay(lease.attempt))
+    else:
+        values |= {"finished_at": now, "error": error}
+    await _fenced_update(session, lease, values)
+    await _finish_attempt(session, lease, AttemptStatus.FAILED, error)
+    await append_event(
+        session,
+        task_id=lease.task_id,
+        type="task.attempt_failed",
+        data={"error": error, "next_state": target.value},
+        attempt=lease.attempt,
+    )
+    await session.commit()
+    return target
+
+
+async def release(session: AsyncSession, *, lease: Lease, reason: str) -> None:
+    """Give the task back to the queue at once (graceful shutdown); the attempt is not held against it."""
+    now = utcnow()
+    await _fenced_update(
+        session,
+        lease,
+        # The attempt number stays (attempts are numbered uniquely); one more attempt is allowed instead.
+        {
+            "state": TaskState.QUEUED,
+            "max_attempts": Task.max_attempts + 1,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "run_at": now,
+            "updated_at": now,
+        },
+    )
+    await _finish_attempt(session, lease, AttemptStatus.RELEASED)
+    await append_event(
+        session, task_id=lease.task_id, type="task.released", data={"reason": reason}, attempt=lease.attempt
+    )
+    await session.commit()
+
+
+async def request_cancel(session: AsyncSession, *, task_id: uuid.UUID) -> TaskState:
+    """Cancel a task: at once if queued or waiting; a running one is flagged and its worker stops it."""
+    now = utcnow()
+    cancellable = sources_of(TaskState.CANCELLED) - {TaskState.RUNNING}
+    result = await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.state.in_(cancellable))
+        .values(state=TaskState.CANCELLED, cancel_requested_at=now, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        await append_event(session, task_id=task_id, type="task.cancelled")
+        await session.commit()
+        return TaskState.CANCELLED
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.state == TaskState.RUNNING, Task.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    state = await session.scalar(select(Task.state).where(Task.id == task_id))
+    if state is None:
+        raise LookupError(f"task {task_id} does not exist")
+    return state
+
+
+async def mark_cancelled(session: AsyncSession, *, lease: Lease) -> None:
+    """The worker stopped a task whose cancellation was requested (fenced)."""
+    now = utcnow()
+    await _fenced_update(
+        session,
+        lease,
+        {
+            "state": TaskState.CANCELLED,
+            "finished_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        },
+    )
+    await _finish_attempt(session, lease, AttemptStatus.CANCELLED)
+    await append_event(session, task_id=lease.task_id, type="task.cancelled", attempt=lease.attempt)
+    await session.commit()
+
+
+# --- step checkpoints --------------------------------------------------------------------------------------
+
+
+def step_idempotency_key(task_id: uuid.UUID, step_key: str) -> str:
+    """A stable key a side-effecting step can pass on (same task and step → same key, on every attempt)."""
+    return hashlib.sha256(f"{task_id}:{step_key}".encode()).hexdigest()[:32]
+
+
+async def completed_step(session: AsyncSession, *, task_id: uuid.UUID, step_key: str) -> TaskStep | None:
+    """The step's checkpoint if it completed in an earlier attempt (replayed instead of re-run)."""
+    return await session.scalar(
+        select(TaskStep).where(
+            TaskStep.task_id == task_id,
+            TaskStep.step_key == step_key,
+            TaskStep.status == StepStatus.SUCCEEDED,
+        )
+    )
+
+
+async def start_step(
+    session: AsyncSession, *, lease: Lease, step_key: str, position: int, kind: str, name: str, input: Any
+) -> TaskStep:
+    """Record that a step starts (fenced); a step left running by a crashed attempt is taken over."""
+    await _fenced_update(session, lease, {"updated_at": utcnow()})
+    step = await session.scalar(
+        select(TaskStep).where(TaskStep.task_id == lease.task_id, TaskStep.step_key == step_key)
+    )
+    if step is None:
+        step = TaskStep(
+            task_id=lease.task_id,
+            step_key=step_key,
+            position=position,
+            kind=kind,
+            name=name,
+            attempt=lease.attempt,
+            idempotency_key=step_idempotency_key(lease.task_id, step_key),
+            input=input,
+            status=StepStatus.RUNNING,
+        )
+        session.add(step)
+    else:
+        step.attempt, step.status, step.input, step.error, step.started_at = (
+            lease.attempt,
+            StepStatus.RUNNING,
+            input,
+            None,
+            utcnow(),
+        )
+    await append_event(
+        session,
+        task_id=lease.task_id,
+        type="step.started",
+        data={"step": step_key, "kind": kind, "name": name},
+        attempt=lease.attempt,
+    )
+    await session.commit()
+    return step
+
+
+async def finish_step(
+    session: AsyncSession,
+    *,
+    lease: Lease,
+    step_key: str,
+    output: Any = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """Persist a step's result or error (fenced: a stale worker's result is rejected)."""
+    await _fenced_update(session, lease, {"updated_at": utcnow()})
+    await session.execute(
+        update(TaskStep)
+        .where(
+            TaskStep.task_id == lease.task_id,
+            TaskStep.step_key == step_key,
+            TaskStep.attempt == lease.attempt,
+        )
+        .values(
+            status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
+            output=output,
+            error=error,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await append_event(
+        session,
+        task_id=lease.task_id,
+        type="step.failed" if error else "step.succeeded",
+        data={"step": step_key, **({"error": error} if error else {})},
+        attempt=lease.attempt,
+    )
+    await session.commit()
+
+
+async def cancel_requested(session: AsyncSession, *, lease: Lease) -> bool:
+    """True if someone asked to cancel the task (polled by the worker; Redis/NOTIFY make it prompt later)."""
+    return (
+        await session.scalar(select(Task.cancel_requested_at).where(Task.id == lease.task_id))
+    ) is not None

@@ -1,0 +1,151 @@
+"""The engine's side of a worker: claims and runs tasks, keeps leases alive, reaps dead workers' tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentic.config import WorkerSettings
+from agentic.db.models import Task
+from agentic.engine import store
+from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo
+from agentic.engine.store import Lease, LeaseLost
+from agentic.logging import get_logger
+from agentic.workers.runtime import Job
+
+log = get_logger("agentic.engine")
+
+
+class EngineSource:
+    """A `TaskSource` backed by the database: what `WorkerRuntime` claims and runs."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: WorkerSettings,
+        *,
+        runners: dict[str, Runner] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._runners = dict(RUNNERS) | (runners or {})
+        self._background: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self, worker_id: str) -> None:
+        """Start the heartbeat and reaper loops."""
+        self._stopping.clear()
+        self._background = [
+            asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
+            asyncio.create_task(self._every(self._settings.reap_interval_s, self._reap)),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops (leases of unfinished work then expire, or were released by the runtime)."""
+        self._stopping.set()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
+
+    async def _every(self, interval_s: float, fn: Any, *args: Any) -> None:
+        while not self._stopping.is_set():
+            try:
+                await fn(*args)
+            except Exception:
+                log.exception("engine.background_failed", job=fn.__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
+
+    async def _heartbeat(self, worker_id: str) -> None:
+        async with self._sessions() as session:
+            await store.heartbeat(session, worker_id=worker_id, lease_s=self._settings.lease_s)
+
+    async def _reap(self) -> None:
+        async with self._sessions() as session:
+            recovered = await store.reap(session)
+        if recovered:
+            log.info("engine.reaped", tasks=recovered)
+
+    # --- claiming and running -------------------------------------------------------------------------------
+
+    async def claim(self, *, worker_id: str, limit: int) -> list[Job]:
+        """Claim up to `limit` tasks and return a job for each."""
+        async with self._sessions() as session:
+            leases = await store.claim(
+                session, worker_id=worker_id, limit=limit, lease_s=self._settings.lease_s
+            )
+        return [self._job(lease) for lease in leases]
+
+    def _job(self, lease: Lease) -> Job:
+        async def job() -> None:
+            await self.run(lease)
+
+        return job
+
+    async def run(self, lease: Lease) -> None:
+        """Run one claimed task to its next state; every outcome is written fenced by the lease."""
+        async with self._sessions() as session:
+            task = await session.get(Task, lease.task_id)
+            if task is None:
+                return
+            info = TaskInfo(
+                id=task.id,
+                org_id=task.org_id,
+                agent_id=task.agent_id,
+                agent_version_id=task.agent_version_id,
+                input=dict(task.input or {}),
+                attempt=lease.attempt,
+            )
+            runner = self._runners.get(task.runner)
+            timeout_s = task.timeout_s
+        try:
+            if runner is None:
+                raise StepFailed(f"no runner named {task.runner!r}", retryable=False, code="unknown_runner")
+            ctx = RunContext(task=info, lease=lease, sessions=self._sessions)
+            async with asyncio.timeout(timeout_s):
+                output = await runner(ctx)
+            async with self._sessions() as session:
+                await store.complete(session, lease=lease, output=output)
+        except LeaseLost:
+            log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+        except Cancelled:
+            async with self._sessions() as session:
+                await store.mark_cancelled(session, lease=lease)
+        except TimeoutError:
+            await self._fail(
+                lease, {"code": "task_timeout", "message": f"task exceeded {timeout_s}s"}, retryable=False
+            )
+        except StepFailed as exc:
+            await self._fail(lease, {"code": exc.code, "message": str(exc)}, retryable=exc.retryable)
+        except asyncio.CancelledError:
+            # Shutting down past the grace period: hand the task back instead of letting the lease run out.
+            with contextlib.suppress(LeaseLost, Exception):
+                async with self._sessions() as session:
+                    await store.release(session, lease=lease, reason="worker_shutdown")
+            raise
+        except Exception as exc:  # an unexpected bug in a runner: retry like any transient failure
+            log.exception("engine.runner_crashed", task_id=str(lease.task_id))
+            await self._fail(
+                lease,
+                {"code": "runner_error", "message": f"{type(exc).__name__}: {exc}"[:500]},
+                retryable=True,
+            )
+
+    async def _fail(self, lease: Lease, error: dict[str, Any], *, retryable: bool) -> None:
+        try:
+            async with self._sessions() as session:
+                state = await store.fail(session, lease=lease, error=error, retryable=retryable)
+            log.info(
+                "engine.attempt_failed",
+                task_id=str(lease.task_id),
+                attempt=lease.attempt,
+                next_state=state.value,
+            )
+        except LeaseLost:
+            log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)

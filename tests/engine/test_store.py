@@ -1,0 +1,334 @@
+"""The engine's durable state on both backends: claims, leases, the reaper, fencing, steps and events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentic.config import Settings, WorkerSettings
+from agentic.db.engine import create_engine, create_session_factory
+from agentic.db.models import (
+    Agent,
+    AgentVersion,
+    AttemptStatus,
+    Organization,
+    Task,
+    TaskAttempt,
+    TaskEvent,
+    TaskState,
+)
+from agentic.db.types import utcnow
+from agentic.engine import store
+from agentic.engine.store import LeaseLost
+from agentic.engine.worker import EngineSource
+from agentic.workers.runtime import WorkerRuntime
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> Any:
+    engine = create_engine(settings)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def agent(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any, Any]:
+    async with sessions() as session:
+        org = Organization(name="Engine", slug="engine", settings={})
+        session.add(org)
+        await session.flush()
+        agent = Agent(org_id=org.id, name="runner")
+        session.add(agent)
+        await session.flush()
+        version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={})
+        session.add(version)
+        await session.commit()
+        return org.id, agent.id, version.id
+
+
+async def _enqueue(
+    sessions: async_sessionmaker[AsyncSession], agent: tuple[Any, Any, Any], **kwargs: Any
+) -> Task:
+    org_id, agent_id, version_id = agent
+    kwargs.setdefault("runner", "test.scripted")
+    kwargs.setdefault("input", {"steps": []})
+    async with sessions() as session:
+        return await store.enqueue(
+            session, org_id=org_id, agent_id=agent_id, agent_version_id=version_id, **kwargs
+        )
+
+
+async def _state(sessions: async_sessionmaker[AsyncSession], task_id: Any) -> Task:
+    async with sessions() as session:
+        task = await session.get(Task, task_id)
+        assert task is not None
+        return task
+
+
+async def _expire_leases(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        await session.execute(update(Task).values(lease_expires_at=utcnow() - dt.timedelta(seconds=1)))
+        await session.commit()
+
+
+async def test_claim_is_exclusive_and_ordered(sessions: async_sessionmaker[AsyncSession], agent: Any) -> None:
+    low = await _enqueue(sessions, agent)
+    high = await _enqueue(sessions, agent, priority=5)
+    later = await _enqueue(sessions, agent, run_at=utcnow() + dt.timedelta(hours=1))
+    async with sessions() as session:
+        first = await store.claim(session, worker_id="w1", limit=1, lease_s=30)
+    async with sessions() as session:
+        second = await store.claim(session, worker_id="w2", limit=10, lease_s=30)
+    assert [lease.task_id for lease in first] == [high.id]
+    assert [lease.task_id for lease in second] == [low.id]  # the delayed one is not runnable yet
+    assert (await _state(sessions, later.id)).state is TaskState.QUEUED
+    claimed = await _state(sessions, high.id)
+    assert (claimed.state, claimed.attempt, claimed.lease_owner) == (TaskState.RUNNING, 1, "w1")
+
+
+async def test_concurrent_claimers_never_share_a_task(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    for _ in range(30):
+        await _enqueue(sessions, agent)
+
+    async def claimer(worker: str) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(10):
+            async with sessions() as session:
+                got += [
+                    lease.task_id
+                    for lease in await store.claim(session, worker_id=worker, limit=3, lease_s=30)
+                ]
+        return got
+
+    results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    everything = [task_id for got in results for task_id in got]
+    assert len(everything) == 30
+    assert len(set(everything)) == 30
+
+
+async def test_expired_lease_is_requeued_then_dead(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    task = await _enqueue(
+        sessions, agent, max_attempts=2, policy={"backoff_base_s": 0.01, "backoff_max_s": 0.01}
+    )
+    for expected_attempt in (1, 2):
+        async with sessions() as session:
+            leases = await store.claim(session, worker_id="doomed", limit=1, lease_s=30)
+        assert leases[0].attempt == expected_attempt
+        await _expire_leases(sessions)
+        async with sessions() as session:
+            assert await store.reap(session) == 1
+        await asyncio.sleep(0.02)
+    final = await _state(sessions, task.id)
+    assert final.state is TaskState.DEAD
+    assert final.error is not None
+    assert final.error["code"] == "lease_expired"
+    async with sessions() as session:
+        statuses = (await session.scalars(select(TaskAttempt.status).order_by(TaskAttempt.attempt))).all()
+    assert statuses == [AttemptStatus.LOST, AttemptStatus.LOST]
+
+
+async def test_fencing_rejects_a_stalled_worker(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    task = await _enqueue(sessions, agent, policy={"backoff_base_s": 0.001, "backoff_max_s": 0.001})
+    async with sessions() as session:
+        (stale,) = await store.claim(session, worker_id="stalled", limit=1, lease_s=30)
+    await _expire_leases(sessions)
+    async with sessions() as session:
+        await store.reap(session)
+    await asyncio.sleep(0.01)
+    async with sessions() as session:
+        (fresh,) = await store.claim(session, worker_id="successor", limit=1, lease_s=30)
+    assert fresh.attempt == stale.attempt + 1
+
+    # The stalled worker wakes up: every write it tries is rejected.
+    for attempt_write in (
+        lambda s: store.complete(s, lease=stale, output={"from": "stale"}),
+        lambda s: store.fail(s, lease=stale, error={"code": "x"}, retryable=True),
+        lambda s: store.start_step(s, lease=stale, step_key="a", position=1, kind="t", name="a", input=None),
+    ):
+        async with sessions() as session:
+            with pytest.raises(LeaseLost):
+                await attempt_write(session)
+    async with sessions() as session:
+        await store.complete(session, lease=fresh, output={"from": "successor"})
+    done = await _state(sessions, task.id)
+    assert (done.state, done.output) == (TaskState.SUCCEEDED, {"from": "successor"})
+
+
+async def test_heartbeat_extends_only_its_own_leases(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    mine, theirs = await _enqueue(sessions, agent), await _enqueue(sessions, agent)
+    async with sessions() as session:
+        await store.claim(session, worker_id="a", limit=1, lease_s=1)
+        await store.claim(session, worker_id="b", limit=1, lease_s=1)
+    async with sessions() as session:
+        assert await store.heartbeat(session, worker_id="a", lease_s=600) == 1
+    leases = {
+        t.lease_owner: t.lease_expires_at
+        for t in [await _state(sessions, mine.id), await _state(sessions, theirs.id)]
+    }
+    assert leases["a"] is not None
+    assert leases["b"] is not None
+    assert leases["a"] > utcnow() + dt.timedelta(seconds=300)
+    assert leases["b"] < utcnow() + dt.timedelta(seconds=5)
+
+
+async def test_events_are_numbered_without_gaps(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    task = await _enqueue(sessions, agent)
+
+    async def add(i: int) -> None:
+        async with sessions() as session:
+            await store.append_event(session, task_id=task.id, type="log", data={"i": i})
+            await session.commit()
+
+    # SQLite serialises writers; PostgreSQL's row lock on the counter does the same for one task.
+    for batch in range(4):
+        await asyncio.gather(*(add(batch * 5 + i) for i in range(5)))
+    async with sessions() as session:
+        seqs = (
+            await session.scalars(
+                select(TaskEvent.seq).where(TaskEvent.task_id == task.id).order_by(TaskEvent.seq)
+            )
+        ).all()
+    assert seqs == list(range(1, 22))
+
+
+async def test_cancel_queued_and_running(sessions: async_sessionmaker[AsyncSession], agent: Any) -> None:
+    queued = await _enqueue(sessions, agent)
+    async with sessions() as session:
+        assert await store.request_cancel(session, task_id=queued.id) is TaskState.CANCELLED
+    running = await _enqueue(sessions, agent)
+    async with sessions() as session:
+        (lease,) = await store.claim(session, worker_id="w", limit=1, lease_s=30)
+    async with sessions() as session:
+        assert await store.request_cancel(session, task_id=running.id) is TaskState.RUNNING
+        assert await store.cancel_requested(session, lease=lease)
+        await store.mark_cancelled(session, lease=lease)
+    assert (await _state(sessions, running.id)).state is TaskState.CANCELLED
+
+
+async def _run_all(
+    sessions: async_sessionmaker[AsyncSession], *, concurrency: int = 4, until: Any = None
+) -> None:
+    settings = WorkerSettings(concurrency=concurrency, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
+    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings))
+    runtime.start()
+    try:
+        for _ in range(500):
+            async with sessions() as session:
+                states = (await session.scalars(select(Task.state))).all()
+            if all(
+                s in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.DEAD, TaskState.CANCELLED)
+                for s in states
+            ):
+                return
+            await asyncio.sleep(0.02)
+        pytest.fail(f"tasks did not finish: {states}")
+    finally:
+        await runtime.stop()
+
+
+async def test_completed_steps_replay_instead_of_rerunning(
+    sessions: async_sessionmaker[AsyncSession], agent: Any, tmp_path: Path
+) -> None:
+    effects = tmp_path / "effects.jsonl"
+    steps = [
+        {"key": "first", "output": 1},
+        {"key": "second", "output": 2, "fail_times": 1},
+        {"key": "third", "output": 3},
+    ]
+    task = await _enqueue(
+        sessions,
+        agent,
+        input={"steps": steps, "effects_file": str(effects)},
+        policy={"backoff_base_s": 0.01, "backoff_max_s": 0.01},
+    )
+    await _run_all(sessions)
+    done = await _state(sessions, task.id)
+    assert done.state is TaskState.SUCCEEDED
+    assert done.output == {"steps": [1, 2, 3]}
+    assert done.attempt == 2
+    executed = [json.loads(line)["step"] for line in effects.read_text().splitlines()]
+    # "first" completed in attempt 1 and was replayed, not re-run, in attempt 2.
+    assert executed == ["first", "second", "third"]
+
+
+async def test_retries_exhausted_go_dead_and_fatal_errors_fail(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    flaky = await _enqueue(
+        sessions,
+        agent,
+        input={"steps": [{"key": "s", "fail_times": 9}]},
+        max_attempts=3,
+        policy={"backoff_base_s": 0.01, "backoff_max_s": 0.01},
+    )
+    fatal = await _enqueue(sessions, agent, input={"steps": [{"key": "s", "fail_times": 9, "fatal": True}]})
+    unknown = await _enqueue(sessions, agent, runner="no.such.runner")
+    await _run_all(sessions)
+    assert (await _state(sessions, flaky.id)).state is TaskState.DEAD
+    assert (await _state(sessions, flaky.id)).attempt == 3
+    assert (await _state(sessions, fatal.id)).state is TaskState.FAILED
+    failed = await _state(sessions, unknown.id)
+    assert failed.state is TaskState.FAILED
+    assert failed.error is not None
+    assert failed.error["code"] == "unknown_runner"
+
+
+async def test_many_tasks_through_the_worker_runtime(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    ids = [
+        (await _enqueue(sessions, agent, input={"steps": [{"key": "a", "sleep_ms": 5}, {"key": "b"}]})).id
+        for _ in range(40)
+    ]
+    await _run_all(sessions, concurrency=16)
+    async with sessions() as session:
+        states = set((await session.scalars(select(Task.state).where(Task.id.in_(ids)))).all())
+        events = (
+            await session.scalars(
+                select(TaskEvent.type).where(TaskEvent.task_id == ids[0]).order_by(TaskEvent.seq)
+            )
+        ).all()
+    assert states == {TaskState.SUCCEEDED}
+    assert events == [
+        "task.created",
+        "task.started",
+        "step.started",
+        "step.succeeded",
+        "step.started",
+        "step.succeeded",
+        "task.succeeded",
+    ]
+
+
+async def test_release_on_shutdown_does_not_cost_an_attempt(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    task = await _enqueue(sessions, agent, max_attempts=1)
+    async with sessions() as session:
+        (lease,) = await store.claim(session, worker_id="w", limit=1, lease_s=30)
+    async with sessions() as session:
+        await store.release(session, lease=lease, reason="shutdown")
+    released = await _state(sessions, task.id)
+    assert (released.state, released.max_attempts) == (TaskState.QUEUED, 2)
+    async with sessions() as session:
+        (again,) = await store.claim(session, worker_id="w2", limit=1, lease_s=30)
+    assert again.attempt == 2
