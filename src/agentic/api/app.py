@@ -14,6 +14,7 @@ from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, setup, system
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
+from agentic.engine.worker import EngineSource
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
 from agentic.services.first_run import run_first_start
@@ -66,7 +67,9 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
         try:
             await run_first_start(resources)
             if with_workers:
-                runtime = WorkerRuntime(settings.worker)
+                runtime = WorkerRuntime(
+                    settings.worker, source=EngineSource(resources.sessions, settings.worker)
+                )
                 runtime.start()
             app.state.worker_runtime = runtime
             yield

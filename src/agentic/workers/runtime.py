@@ -2,7 +2,7 @@
 
 It owns the process's task slots and its lifecycle: start, a poll loop that asks the engine for work, and a
 graceful stop (stop claiming, give running work a grace period, then release). The durable task engine
-(claiming, leases, checkpoints) plugs in through `TaskSource`; until one is registered the loop idles.
+(`agentic.engine.worker.EngineSource`: claiming, leases, checkpoints) plugs in through `TaskSource`.
 """
 
 from __future__ import annotations
