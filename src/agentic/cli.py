@@ -277,7 +277,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a standalone worker process (scale-out: as many as you like, on any machine)."""
-    from agentic.engine.worker import EngineSource
+    from agentic.engine.worker import engine_source
     from agentic.resources import Resources
     from agentic.workers.runtime import WorkerRuntime
 
@@ -293,7 +293,7 @@ def worker(
         resources = Resources.open(settings)
         try:
             await _check_schema(resources)
-            runtime = WorkerRuntime(settings.worker, source=EngineSource(resources.sessions, settings.worker))
+            runtime = WorkerRuntime(settings.worker, source=engine_source(resources))
             runtime.start()
             console.print(f"Worker {runtime.worker_id} running (concurrency {settings.worker.concurrency}).")
             await stop.wait()

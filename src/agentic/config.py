@@ -108,6 +108,9 @@ class WorkerSettings(BaseSettings):
         default=30.0, description="How long a claimed task stays ours without a heartbeat."
     )
     reap_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    idempotency_window_s: Annotated[int, Field(ge=60)] = Field(
+        default=86_400, description="How long an Idempotency-Key of task creation is remembered."
+    )
 
 
 class LogSettings(BaseSettings):

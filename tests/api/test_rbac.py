@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.api.app import ROUTERS
 from agentic.api.security import declared_permission
-from agentic.db.models import Invitation, Organization, Role
+from agentic.db.models import AgentVersion, Invitation, Organization, Role, Task
 from agentic.db.types import utcnow
 from agentic.resources import Resources
 from agentic.security.permissions import ROLE_PERMISSIONS, Permission, Scope
@@ -179,6 +180,51 @@ async def _delete_credential(world: World, _caller: Account) -> tuple[str, Any]:
     return f"/v1/provider-credentials/{credential.id}", None
 
 
+async def _agent(world: World) -> uuid.UUID:
+    from tests.api.test_tasks import make_agent
+
+    return (await make_agent(world.db, world.accounts[Role.ADMIN])).id
+
+
+async def _task(world: World, caller: Account, state: str = "queued") -> uuid.UUID:
+    from agentic.engine import store
+
+    agent_id = await _agent(world)
+    version_id = (
+        await world.db.scalars(select(AgentVersion.id).where(AgentVersion.agent_id == agent_id))
+    ).one()
+    task = await store.enqueue(
+        world.db,
+        org_id=world.org.id,
+        agent_id=agent_id,
+        agent_version_id=version_id,
+        input={},
+        created_by_id=caller.user.id,
+    )
+    if state != "queued":
+        await world.db.execute(update(Task).where(Task.id == task.id).values(state=state))
+        await world.db.commit()
+    return task.id
+
+
+async def _create_task(world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/tasks", {"agent_id": str(await _agent(world))}
+
+
+def _own_task(suffix: str) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        return f"/v1/tasks/{await _task(world, caller)}{suffix}", None
+
+    return recipe
+
+
+def _dead_task(suffix: str) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        return f"/v1/dead-letters/{await _task(world, caller, 'dead')}{suffix}", None
+
+    return recipe
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -206,6 +252,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/provider-credentials"): _org("/v1/provider-credentials"),
     ("POST", "/v1/provider-credentials"): _create_credential,
     ("DELETE", "/v1/provider-credentials/{credential_id}"): _delete_credential,
+    ("POST", "/v1/tasks"): _create_task,
+    ("GET", "/v1/tasks"): _org("/v1/tasks"),
+    ("GET", "/v1/tasks/{task_id}"): _own_task(""),
+    ("POST", "/v1/tasks/{task_id}/cancel"): _own_task("/cancel"),
+    ("GET", "/v1/tasks/{task_id}/events"): _own_task("/events"),
+    ("GET", "/v1/tasks/{task_id}/steps"): _own_task("/steps"),
+    ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
+    ("GET", "/v1/dead-letters"): _org("/v1/dead-letters"),
+    ("POST", "/v1/dead-letters/{task_id}/requeue"): _dead_task("/requeue"),
+    ("DELETE", "/v1/dead-letters/{task_id}"): _dead_task(""),
 }
 
 

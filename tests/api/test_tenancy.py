@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import Organization, Role
+from agentic.db.models import AgentVersion, Organization, Role
 from agentic.resources import Resources
 from agentic.security.permissions import Scope
 from agentic.services.audit import Actor
@@ -33,6 +34,7 @@ class Tenants:
     b_invitation_id: uuid.UUID
     b_key_id: uuid.UUID
     b_credential_id: uuid.UUID
+    b_task_id: uuid.UUID
 
 
 @pytest.fixture
@@ -61,6 +63,19 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         base_url=None,
     )
     _, a_key = await make_key(db, resources, a_admin, scopes=[Scope.ADMIN])
+    from agentic.engine import store
+    from tests.api.test_tasks import make_agent
+
+    b_agent = await make_agent(db, b_admin)
+    version_id = (await db.scalars(select(AgentVersion.id).where(AgentVersion.agent_id == b_agent.id))).one()
+    b_task = await store.enqueue(
+        db,
+        org_id=b_org.id,
+        agent_id=b_agent.id,
+        agent_version_id=version_id,
+        input={},
+        created_by_id=b_admin.user.id,
+    )
     return Tenants(
         a_org=a_org,
         a_admin=a_admin,
@@ -71,6 +86,7 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_invitation_id=invitation.id,
         b_key_id=b_key_id,
         b_credential_id=credential.id,
+        b_task_id=b_task.id,
     )
 
 
@@ -88,6 +104,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "invitation_id": tenants.b_invitation_id,
         "key_id": tenants.b_key_id,
         "credential_id": tenants.b_credential_id,
+        "task_id": tenants.b_task_id,
     }
     # B's objects addressed through A's own organisation path: still B's objects.
     mixed_ids = {**b_ids, "org_id": tenants.a_org.id}

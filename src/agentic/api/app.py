@@ -11,10 +11,10 @@ from fastapi.routing import APIRoute
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
 from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, setup, system
+from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, setup, system, tasks
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
-from agentic.engine.worker import EngineSource
+from agentic.engine.worker import engine_source
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
 from agentic.services.first_run import run_first_start
@@ -34,6 +34,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys.router,
     audit.router,
     llm.router,
+    tasks.router,
 )
 
 
@@ -67,9 +68,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
         try:
             await run_first_start(resources)
             if with_workers:
-                runtime = WorkerRuntime(
-                    settings.worker, source=EngineSource(resources.sessions, settings.worker)
-                )
+                runtime = WorkerRuntime(settings.worker, source=engine_source(resources))
                 runtime.start()
             app.state.worker_runtime = runtime
             yield

@@ -113,12 +113,9 @@ class RunContext:
             await store.finish_step(session, lease=self.lease, step_key=key, output=output, error=error)
 
     async def event(self, type: str, data: dict[str, Any] | None = None) -> None:
-        """Append an event to the task's log (fenced)."""
+        """Append an event to the task's log (fenced: a worker that lost the lease cannot write)."""
         async with self._sessions() as session:
-            await store.append_event(
-                session, task_id=self.task.id, type=type, data=data, attempt=self.lease.attempt
-            )
-            await session.commit()
+            await store.append_event_fenced(session, lease=self.lease, type=type, data=data)
 
 
 class Runner(Protocol):

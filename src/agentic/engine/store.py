@@ -91,6 +91,16 @@ async def append_event(
     return int(seq)
 
 
+async def append_event_fenced(
+    session: AsyncSession, *, lease: Lease, type: str, data: dict[str, Any] | None = None
+) -> int:
+    """Append an event on behalf of a worker, only while it holds the lease; commit."""
+    await _fenced_update(session, lease, {"updated_at": utcnow()})
+    seq = await append_event(session, task_id=lease.task_id, type=type, data=data, attempt=lease.attempt)
+    await session.commit()
+    return seq
+
+
 async def enqueue(
     session: AsyncSession,
     *,

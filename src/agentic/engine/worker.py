@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentic.config import WorkerSettings
 from agentic.db.models import Task
 from agentic.engine import store
+from agentic.engine.agent_runner import make_agent_runner
 from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo
 from agentic.engine.store import Lease, LeaseLost
 from agentic.logging import get_logger
+from agentic.resources import Resources
 from agentic.workers.runtime import Job
 
 log = get_logger("agentic.engine")
@@ -149,3 +151,12 @@ class EngineSource:
             )
         except LeaseLost:
             log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+
+
+def engine_source(resources: Resources) -> EngineSource:
+    """The engine source of a process, with every runner it offers (the agent loop included)."""
+    return EngineSource(
+        resources.sessions,
+        resources.settings.worker,
+        runners={"agent": make_agent_runner(resources.llm, resources.sessions)},
+    )

@@ -1,0 +1,292 @@
+"""Tasks: create (idempotently), read, cancel, follow their events live; operators handle dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentic.api.deps import ResourcesDep, SessionDep, SettingsDep
+from agentic.api.routes import API_PREFIX
+from agentic.api.security import Principal, require
+from agentic.db.models import Task, TaskEvent, TaskState
+from agentic.engine.states import TERMINAL
+from agentic.errors import InvalidInput, PermissionDenied
+from agentic.schemas.common import error_responses
+from agentic.schemas.tasks import AttemptOut, EventOut, EventPage, StepOut, TaskCreate, TaskOut, TaskPage
+from agentic.security.permissions import Permission
+from agentic.services import tasks as service
+
+router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
+
+Reader = Annotated[Principal, require(Permission.TASKS_READ)]
+Runner = Annotated[Principal, require(Permission.TASKS_RUN)]
+Operator = Annotated[Principal, require(Permission.TASKS_MANAGE)]
+
+# How often a live event stream looks for new events, and sends a keep-alive comment.
+_FOLLOW_POLL_S = 0.2
+_KEEPALIVE_S = 15.0
+
+
+def task_out(task: Task) -> TaskOut:
+    """The API view of a task."""
+    return TaskOut(
+        id=task.id,
+        agent_id=task.agent_id,
+        agent_version_id=task.agent_version_id,
+        state=task.state,
+        input=task.input,
+        output=task.output,
+        error=task.error,
+        priority=task.priority,
+        attempt=task.attempt,
+        max_attempts=task.max_attempts,
+        run_at=task.run_at,
+        created_at=task.created_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+        cancel_requested=task.cancel_requested_at is not None,
+        created_by_id=task.created_by_id,
+        request_id=task.request_id,
+    )
+
+
+def _event_out(event: TaskEvent) -> EventOut:
+    return EventOut(
+        seq=event.seq, type=event.type, attempt=event.attempt, data=event.data, created_at=event.created_at
+    )
+
+
+def _owner(principal: Principal) -> uuid.UUID | None:
+    # Without tasks:read_all a principal sees only the tasks it created.
+    return None if principal.can(Permission.TASKS_READ_ALL) else principal.user_id
+
+
+@router.post(
+    "/tasks",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": TaskOut, "description": "Replay of an earlier request with the same key"},
+        **error_responses(404, 409, 422),
+    },
+    summary="Run an agent",
+)
+async def create_task(
+    body: TaskCreate,
+    response: Response,
+    principal: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    traceparent: Annotated[str | None, Header(max_length=55)] = None,
+) -> TaskOut:
+    """201 new; 200 when `Idempotency-Key` repeats an earlier identical request; 409 when it differs."""
+    if body.run_at is not None and body.run_at.tzinfo is None:
+        raise InvalidInput("`run_at` needs a time zone.", details=[{"loc": ["body", "run_at"]}])
+    task, created = await service.create_task(
+        session,
+        actor=principal.actor(),
+        agent_id=body.agent_id,
+        input=body.input,
+        priority=body.priority,
+        run_at=body.run_at,
+        idempotency_key=idempotency_key,
+        idempotency_window_s=settings.worker.idempotency_window_s,
+        traceparent=traceparent,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return task_out(task)
+
+
+@router.get("/tasks", responses=error_responses(422), summary="List tasks, newest first")
+async def list_tasks(
+    principal: Reader,
+    session: SessionDep,
+    state: Annotated[list[TaskState] | None, Query()] = None,
+    agent_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> TaskPage:
+    """Own tasks; with tasks:read_all (operators, admins) every task of the organisation."""
+    try:
+        before = uuid.UUID(cursor) if cursor else None
+    except ValueError:
+        raise InvalidInput("Invalid cursor.", details=[{"loc": ["query", "cursor"]}]) from None
+    tasks = await service.list_tasks(
+        session, owner_id=_owner(principal), states=state, agent_id=agent_id, limit=limit, before_id=before
+    )
+    return TaskPage(
+        items=[task_out(t) for t in tasks], next_cursor=str(tasks[-1].id) if len(tasks) == limit else None
+    )
+
+
+@router.get("/tasks/{task_id}", responses=error_responses(404), summary="A task and its state")
+async def get_task(task_id: uuid.UUID, principal: Reader, session: SessionDep) -> TaskOut:
+    """Own tasks, or any with tasks:read_all."""
+    return task_out(await service.get_task(session, task_id=task_id, owner_id=_owner(principal)))
+
+
+@router.post("/tasks/{task_id}/cancel", responses=error_responses(403, 404, 409), summary="Cancel a task")
+async def cancel_task(task_id: uuid.UUID, principal: Runner, session: SessionDep) -> TaskOut:
+    """Own tasks; anyone's with tasks:manage (operators). Running tasks stop at their next step boundary."""
+    task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
+        raise PermissionDenied("Only the task's creator or an operator can cancel it.")
+    await service.cancel_task(session, task=task, actor=principal.actor())
+    await session.refresh(task)
+    return task_out(task)
+
+
+@router.get(
+    "/tasks/{task_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(404)},
+    summary="The task's event log: paged JSON, or a live Server-Sent Events stream",
+    response_model=EventPage,
+)
+async def task_events(
+    task_id: uuid.UUID,
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    resources: ResourcesDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventPage | StreamingResponse:
+    """Paged JSON, or with `Accept: text/event-stream` a live stream.
+
+    The stream sends every event after `Last-Event-ID` (or `after`), then new ones as they land, until the
+    task finishes. It works from any API replica: it catches up from, and follows, the database.
+    """
+    await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        events = await service.list_events(session, task_id=task_id, after_seq=after, limit=limit)
+        return EventPage(
+            items=[_event_out(e) for e in events], next_after=events[-1].seq if events else after
+        )
+    start = after
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise InvalidInput("Last-Event-ID must be an event sequence number.")
+        start = int(last_event_id)
+    return StreamingResponse(
+        _follow(resources.sessions, task_id, start),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+async def _follow(
+    sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID, after_seq: int
+) -> AsyncIterator[bytes]:
+    """Server-sent events after `after_seq`: the backlog from the database, then new events as they land."""
+    last = after_seq
+    idle = 0.0
+    while True:
+        async with sessions() as session:
+            events = await service.list_events(session, task_id=task_id, after_seq=last, limit=500)
+            state = await session.scalar(select(Task.state).where(Task.id == task_id))
+        for event in events:
+            last = event.seq
+            payload = json.dumps(_event_out(event).model_dump(mode="json"))
+            yield f"id: {event.seq}\nevent: {event.type}\ndata: {payload}\n\n".encode()
+        if events:
+            idle = 0.0
+            continue
+        if state is None or state in TERMINAL or state is TaskState.DEAD:
+            return  # finished, and every event was sent
+        await asyncio.sleep(_FOLLOW_POLL_S)
+        idle += _FOLLOW_POLL_S
+        if idle >= _KEEPALIVE_S:
+            idle = 0.0
+            yield b": keep-alive\n\n"
+
+
+@router.get("/tasks/{task_id}/steps", responses=error_responses(404), summary="The task's checkpointed steps")
+async def task_steps(task_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[StepOut]:
+    """Own tasks, or any with tasks:read_all."""
+    await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    return [
+        StepOut(
+            step_key=s.step_key,
+            position=s.position,
+            kind=s.kind,
+            name=s.name,
+            status=s.status.value,
+            attempt=s.attempt,
+            input=s.input,
+            output=s.output,
+            error=s.error,
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+        )
+        for s in await service.list_steps(session, task_id=task_id)
+    ]
+
+
+@router.get(
+    "/tasks/{task_id}/attempts", responses=error_responses(404), summary="The task's execution attempts"
+)
+async def task_attempts(task_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[AttemptOut]:
+    """Own tasks, or any with tasks:read_all."""
+    await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    return [
+        AttemptOut(
+            attempt=a.attempt,
+            worker_id=a.worker_id,
+            status=a.status.value,
+            started_at=a.started_at,
+            finished_at=a.finished_at,
+            error=a.error,
+        )
+        for a in await service.list_attempts(session, task_id=task_id)
+    ]
+
+
+@router.get("/dead-letters", summary="Dead tasks: retries exhausted or poison")
+async def dead_letters(
+    _principal: Operator,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> TaskPage:
+    """Operators and admins."""
+    try:
+        before = uuid.UUID(cursor) if cursor else None
+    except ValueError:
+        raise InvalidInput("Invalid cursor.", details=[{"loc": ["query", "cursor"]}]) from None
+    tasks = await service.list_tasks(
+        session, owner_id=None, states=[TaskState.DEAD], agent_id=None, limit=limit, before_id=before
+    )
+    return TaskPage(
+        items=[task_out(t) for t in tasks], next_cursor=str(tasks[-1].id) if len(tasks) == limit else None
+    )
+
+
+@router.post(
+    "/dead-letters/{task_id}/requeue", responses=error_responses(404, 409), summary="Requeue a dead task"
+)
+async def requeue(task_id: uuid.UUID, principal: Operator, session: SessionDep) -> TaskOut:
+    """Operators and admins: the task gets fresh attempts and resumes from its checkpoints."""
+    task = await service.get_task(session, task_id=task_id, owner_id=None)
+    return task_out(await service.requeue_dead(session, task=task, actor=principal.actor()))
+
+
+@router.delete(
+    "/dead-letters/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, 409),
+    summary="Discard a dead task",
+)
+async def discard(task_id: uuid.UUID, principal: Operator, session: SessionDep) -> None:
+    """Operators and admins: deletes the task with its steps and events."""
+    task = await service.get_task(session, task_id=task_id, owner_id=None)
+    await service.discard_dead(session, task=task, actor=principal.actor())

@@ -1,0 +1,96 @@
+"""Tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentic.db.models import TaskState
+from agentic.schemas.common import Schema
+
+
+class TaskCreate(Schema):
+    """Body of `POST /v1/tasks`."""
+
+    agent_id: uuid.UUID
+    input: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=0, ge=-100, le=100)
+    run_at: dt.datetime | None = Field(
+        default=None, description="Run later (a delayed task); must have a zone."
+    )
+
+
+class TaskOut(BaseModel):
+    """A task."""
+
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    state: TaskState
+    input: dict[str, Any]
+    output: Any = None
+    error: dict[str, Any] | None = None
+    priority: int
+    attempt: int
+    max_attempts: int
+    run_at: dt.datetime
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    cancel_requested: bool
+    created_by_id: uuid.UUID | None
+    request_id: str | None
+
+
+class TaskPage(BaseModel):
+    """A page of tasks, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+class EventOut(BaseModel):
+    """One entry of a task's event log."""
+
+    seq: int
+    type: str
+    attempt: int | None
+    data: dict[str, Any]
+    created_at: dt.datetime
+
+
+class EventPage(BaseModel):
+    """Events after a sequence number."""
+
+    items: list[EventOut]
+    next_after: int
+
+
+class StepOut(BaseModel):
+    """A checkpointed step."""
+
+    step_key: str
+    position: int
+    kind: str
+    name: str
+    status: str
+    attempt: int
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class AttemptOut(BaseModel):
+    """One execution attempt."""
+
+    attempt: int
+    worker_id: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    error: dict[str, Any] | None = None

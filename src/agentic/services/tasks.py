@@ -1,0 +1,220 @@
+"""Tasks as the API sees them: creation (idempotent), reading, cancellation, events, the dead-letter queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.db.models import Agent, AgentVersion, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
+from agentic.db.types import utcnow
+from agentic.engine import store
+from agentic.errors import Conflict, InvalidInput, NotFound
+from agentic.services.audit import Actor
+
+
+class IdempotencyConflict(Conflict):
+    """The Idempotency-Key was used for a different request."""
+
+    code = "idempotency_key_reused"
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """A stable hash of a creation request, to tell a replay from a different request under the same key."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    agent_id: uuid.UUID,
+    input: dict[str, Any],
+    priority: int,
+    run_at: dt.datetime | None,
+    idempotency_key: str | None,
+    idempotency_window_s: int,
+    traceparent: str | None = None,
+) -> tuple[Task, bool]:
+    """Queue a run of the agent's current version; returns the task and whether it was created now.
+
+    Same Idempotency-Key and same body within the window → the original task. Same key, different body → 409.
+    """
+    fingerprint = request_fingerprint(
+        {"agent_id": str(agent_id), "input": input, "priority": priority, "run_at": run_at}
+    )
+    if idempotency_key is not None:
+        existing = await _by_key(session, idempotency_key)
+        if existing is not None:
+            if existing.created_at >= utcnow() - dt.timedelta(seconds=idempotency_window_s):
+                return _replay(existing, fingerprint), False
+            # Past the window the key is forgotten: free it for this request.
+            existing.idempotency_key = None
+            await session.flush()
+    agent = await session.get(Agent, agent_id)
+    if agent is None or agent.deleted_at is not None:
+        raise NotFound("Agent not found.")
+    version = await session.scalar(
+        select(AgentVersion).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.version == agent.latest_version
+        )
+    )
+    if version is None:
+        raise InvalidInput("The agent has no version to run.")
+    policies = dict((version.config or {}).get("policies") or {})
+    assert actor.org_id is not None  # noqa: S101
+    try:
+        task = await store.enqueue(
+            session,
+            org_id=actor.org_id,
+            agent_id=agent.id,
+            agent_version_id=version.id,
+            input=input,
+            runner="agent",
+            priority=priority,
+            run_at=run_at,
+            max_attempts=int(policies.get("max_attempts", 3)),
+            policy={k: policies[k] for k in ("backoff_base_s", "backoff_max_s") if k in policies},
+            timeout_s=policies.get("timeout_s"),
+            created_by_id=actor.user_id,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint if idempotency_key else None,
+            request_id=actor.request_id,
+            traceparent=traceparent,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as a replay of it.
+        await session.rollback()
+        existing = await _by_key(session, idempotency_key or "")
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint), False
+    return task, True
+
+
+async def _by_key(session: AsyncSession, key: str) -> Task | None:
+    return await session.scalar(select(Task).where(Task.idempotency_key == key))
+
+
+def _replay(existing: Task, fingerprint: str) -> Task:
+    if existing.request_hash != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was already used for a different request.")
+    return existing
+
+
+async def get_task(session: AsyncSession, *, task_id: uuid.UUID, owner_id: uuid.UUID | None) -> Task:
+    """A task of the session's organisation (and of `owner_id` when given), or `NotFound`."""
+    task = await session.get(Task, task_id)
+    if task is None or (owner_id is not None and task.created_by_id != owner_id):
+        raise NotFound("Task not found.")
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID | None,
+    states: list[TaskState] | None,
+    agent_id: uuid.UUID | None,
+    limit: int,
+    before_id: uuid.UUID | None,
+) -> list[Task]:
+    """Tasks newest first (UUIDv7 ids sort by creation), filtered; keyset pagination on the id."""
+    statement = select(Task).order_by(Task.id.desc()).limit(limit)
+    if owner_id is not None:
+        statement = statement.where(Task.created_by_id == owner_id)
+    if states:
+        statement = statement.where(Task.state.in_(states))
+    if agent_id is not None:
+        statement = statement.where(Task.agent_id == agent_id)
+    if before_id is not None:
+        statement = statement.where(Task.id < before_id)
+    return list((await session.scalars(statement)).all())
+
+
+async def cancel_task(session: AsyncSession, *, task: Task, actor: Actor) -> TaskState:
+    """Cancel: at once if queued or waiting; a running task is stopped by its worker at the next boundary."""
+    if task.state in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.DEAD):
+        raise Conflict(f"The task is {task.state.value}; there is nothing to cancel.", code="task_finished")
+    state = await store.request_cancel(session, task_id=task.id)
+    actor.audit(session, "task.cancel_requested", target_type="task", target_id=str(task.id))
+    await session.commit()
+    return state
+
+
+async def list_events(
+    session: AsyncSession, *, task_id: uuid.UUID, after_seq: int, limit: int
+) -> list[TaskEvent]:
+    """Events with a sequence number above `after_seq`, in order."""
+    return list(
+        (
+            await session.scalars(
+                select(TaskEvent)
+                .where(TaskEvent.task_id == task_id, TaskEvent.seq > after_seq)
+                .order_by(TaskEvent.seq)
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def list_steps(session: AsyncSession, *, task_id: uuid.UUID) -> list[TaskStep]:
+    """The task's checkpointed steps in order."""
+    return list(
+        (
+            await session.scalars(
+                select(TaskStep).where(TaskStep.task_id == task_id).order_by(TaskStep.position)
+            )
+        ).all()
+    )
+
+
+async def list_attempts(session: AsyncSession, *, task_id: uuid.UUID) -> list[TaskAttempt]:
+    """The task's execution attempts in order."""
+    return list(
+        (
+            await session.scalars(
+                select(TaskAttempt).where(TaskAttempt.task_id == task_id).order_by(TaskAttempt.attempt)
+            )
+        ).all()
+    )
+
+
+async def requeue_dead(session: AsyncSession, *, task: Task, actor: Actor) -> Task:
+    """Give a dead task fresh attempts and queue it again."""
+    if task.state is not TaskState.DEAD:
+        raise Conflict("Only dead tasks can be requeued.", code="not_dead")
+    now = utcnow()
+    await session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.state == TaskState.DEAD)
+        .values(
+            state=TaskState.QUEUED,
+            max_attempts=Task.attempt + 3,
+            run_at=now,
+            finished_at=None,
+            error=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await store.append_event(session, task_id=task.id, type="task.requeued", data={"by": str(actor.user_id)})
+    actor.audit(session, "task.requeued", target_type="task", target_id=str(task.id))
+    await session.commit()
+    await session.refresh(task)
+    return task
+
+
+async def discard_dead(session: AsyncSession, *, task: Task, actor: Actor) -> None:
+    """Delete a dead task with its steps and events."""
+    if task.state is not TaskState.DEAD:
+        raise Conflict("Only dead tasks can be discarded.", code="not_dead")
+    await session.delete(task)
+    actor.audit(session, "task.discarded", target_type="task", target_id=str(task.id))
+    await session.commit()

@@ -1,0 +1,210 @@
+"""Tasks over HTTP: run an agent, follow its events (with resume), idempotency, cancel, visibility, DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentic.api.app import create_app
+from agentic.config import Settings, WorkerSettings
+from agentic.db.models import Agent, AgentVersion, Role, Task, TaskState
+from agentic.resources import Resources
+from tests.conftest import asgi_client
+from tests.support.accounts import Account, make_account, make_org
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+async def make_agent(db: AsyncSession, account: Account, model: dict[str, Any] | None = None) -> Agent:
+    agent = Agent(org_id=account.org.id, owner_id=account.user.id, name="Echo", latest_version=1)
+    db.add(agent)
+    await db.flush()
+    db.add(
+        AgentVersion(
+            org_id=account.org.id,
+            agent_id=agent.id,
+            version=1,
+            config={
+                "model": model or {"provider": "mock", "name": "echo", "options": {"tokens_per_second": 400}},
+                "system_prompt": "Repeat.",
+                "policies": {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02},
+            },
+        )
+    )
+    await db.commit()
+    return agent
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Resources]]:
+    """The app with in-process workers, polling fast."""
+    settings.worker = WorkerSettings(
+        in_process=True, poll_interval_s=0.02, concurrency=8, reap_interval_s=0.2
+    )
+    app = create_app(settings, run_workers=True)
+    async with LifespanManager(app), asgi_client(app) as client:
+        yield client, app.state.resources
+
+
+async def _wait(
+    client: httpx.AsyncClient, task_id: str, headers: dict[str, str], timeout_s: float = 20
+) -> dict[str, Any]:
+    for _ in range(int(timeout_s / 0.05)):
+        body: dict[str, Any] = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
+        if body["state"] in ("succeeded", "failed", "cancelled", "dead"):
+            return body
+        await asyncio.sleep(0.05)
+    pytest.fail(f"task {task_id} did not finish")
+
+
+async def test_run_an_agent_and_follow_its_events(live: tuple[httpx.AsyncClient, Resources]) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(db, user)
+    created = await client.post(
+        "/v1/tasks",
+        json={"agent_id": str(agent.id), "input": {"message": "one two three four five"}},
+        headers=user.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["state"] == "queued"
+    done = await _wait(client, created.json()["id"], user.headers)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["text"] == "one two three four five"
+
+    task_id = done["id"]
+    page = (await client.get(f"/v1/tasks/{task_id}/events", headers=user.headers)).json()
+    types = [e["type"] for e in page["items"]]
+    assert types[0] == "task.created"
+    assert types[-1] == "task.succeeded"
+    assert "llm.tokens" in types
+    seqs = [e["seq"] for e in page["items"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    streamed = "".join(e["data"]["text"] for e in page["items"] if e["type"] == "llm.tokens")
+    assert streamed == "one two three four five"
+
+    # Server-Sent Events, resumed after event 2: exactly the missed events, in order.
+    sse = await client.get(
+        f"/v1/tasks/{task_id}/events",
+        headers={**user.headers, "accept": "text/event-stream", "last-event-id": "2"},
+    )
+    assert sse.headers["content-type"].startswith("text/event-stream")
+    ids = [int(line[4:]) for line in sse.text.splitlines() if line.startswith("id: ")]
+    assert ids == seqs[2:]
+    data = [json.loads(line[6:]) for line in sse.text.splitlines() if line.startswith("data: ")]
+    assert [d["seq"] for d in data] == ids
+
+    paged = (
+        await client.get(f"/v1/tasks/{task_id}/events", params={"after": 1, "limit": 2}, headers=user.headers)
+    ).json()
+    assert [e["seq"] for e in paged["items"]] == [2, 3]
+    assert paged["next_after"] == 3
+
+    steps = (await client.get(f"/v1/tasks/{task_id}/steps", headers=user.headers)).json()
+    assert [(s["step_key"], s["kind"], s["status"]) for s in steps] == [("llm-1", "llm", "succeeded")]
+    attempts = (await client.get(f"/v1/tasks/{task_id}/attempts", headers=user.headers)).json()
+    assert [a["status"] for a in attempts] == ["succeeded"]
+    async with resources.sessions() as db:
+        usage = (await db.execute(text("SELECT provider, model, outcome FROM usage_records"))).all()
+    assert [tuple(row) for row in usage] == [("mock", "echo", "ok")]
+
+
+async def test_failing_model_retries_then_dead_and_operator_requeues(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        org = await make_org(db)
+        user = await make_account(db, resources, org=org, role=Role.USER)
+        operator = await make_account(db, resources, org=org, role=Role.OPERATOR)
+        agent = await make_agent(
+            db, user, {"provider": "mock", "name": "fixed", "options": {"fail": {"status": 500}}}
+        )
+    resources.llm.settings = resources.llm.settings.model_copy(update={"max_retries": 0})
+    created = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    done = await _wait(client, created["id"], user.headers)
+    assert done["state"] == "dead"
+    assert done["attempt"] == 2
+
+    assert (await client.get("/v1/dead-letters", headers=user.headers)).status_code == 403
+    dead = (await client.get("/v1/dead-letters", headers=operator.headers)).json()
+    assert [t["id"] for t in dead["items"]] == [done["id"]]
+    requeued = await client.post(f"/v1/dead-letters/{done['id']}/requeue", headers=operator.headers)
+    assert requeued.status_code == 200
+    assert requeued.json()["state"] in ("queued", "running")
+    again = await _wait(client, done["id"], user.headers)
+    assert again["state"] == "dead"
+    assert (
+        await client.delete(f"/v1/dead-letters/{done['id']}", headers=operator.headers)
+    ).status_code == 204
+    assert (await client.get(f"/v1/tasks/{done['id']}", headers=operator.headers)).status_code == 404
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient, db: AsyncSession, resources: Resources) -> Account:
+    return await make_account(db, resources, org=await make_org(db), role=Role.USER)
+
+
+async def test_idempotency_key(client: httpx.AsyncClient, db: AsyncSession, user: Account) -> None:
+    agent = await make_agent(db, user)
+    body = {"agent_id": str(agent.id), "input": {"message": "hi"}}
+    headers = {**user.headers, "idempotency-key": "order-42"}
+    first = await client.post("/v1/tasks", json=body, headers=headers)
+    replay = await client.post("/v1/tasks", json=body, headers=headers)
+    assert (first.status_code, replay.status_code) == (201, 200)
+    assert first.json()["id"] == replay.json()["id"]
+    conflict = await client.post("/v1/tasks", json={**body, "input": {"message": "other"}}, headers=headers)
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "idempotency_key_reused"
+    no_key = [
+        (await client.post("/v1/tasks", json=body, headers=user.headers)).json()["id"] for _ in range(2)
+    ]
+    assert len(set(no_key)) == 2
+
+
+async def test_cancel_visibility_and_bad_input(
+    client: httpx.AsyncClient, db: AsyncSession, resources: Resources, user: Account
+) -> None:
+    agent = await make_agent(db, user)
+    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    colleague = await make_account(db, resources, org=user.org, role=Role.USER)
+    operator = await make_account(db, resources, org=user.org, role=Role.OPERATOR)
+    assert (await client.get(f"/v1/tasks/{task['id']}", headers=colleague.headers)).status_code == 404
+    assert (await client.get(f"/v1/tasks/{task['id']}", headers=operator.headers)).status_code == 200
+    assert (await client.get("/v1/tasks", headers=colleague.headers)).json()["items"] == []
+    assert [t["id"] for t in (await client.get("/v1/tasks", headers=operator.headers)).json()["items"]] == [
+        task["id"]
+    ]
+
+    cancelled = await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
+    assert cancelled.json()["state"] == "cancelled"
+    again = await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
+    assert again.status_code == 409
+
+    unknown_agent = await client.post("/v1/tasks", json={"agent_id": str(task["id"])}, headers=user.headers)
+    assert unknown_agent.status_code == 404
+    naive = await client.post(
+        "/v1/tasks", json={"agent_id": str(agent.id), "run_at": "2030-01-01T00:00:00"}, headers=user.headers
+    )
+    assert naive.status_code == 422
+
+
+async def test_running_task_cancel_is_flagged(
+    client: httpx.AsyncClient, db: AsyncSession, user: Account
+) -> None:
+    agent = await make_agent(db, user)
+    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    await db.execute(update(Task).values(state=TaskState.RUNNING, lease_owner="w", attempt=1))
+    await db.commit()
+    response = await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
+    assert response.json()["state"] == "running"
+    assert response.json()["cancel_requested"] is True
