@@ -208,3 +208,28 @@ async def test_running_task_cancel_is_flagged(
     response = await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
     assert response.json()["state"] == "running"
     assert response.json()["cancel_requested"] is True
+
+
+async def test_cancel_stops_a_running_task_within_a_second(live: tuple[httpx.AsyncClient, Resources]) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        # A slow model: the answer would take a minute to arrive.
+        agent = await make_agent(
+            db, user, {"provider": "mock", "name": "fixed", "options": {"latency_ms": 60_000}}
+        )
+    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    for _ in range(200):
+        if (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # well inside the LLM step
+    started = asyncio.get_running_loop().time()
+    await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
+    while (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] != "cancelled":
+        assert asyncio.get_running_loop().time() - started < 1.0, "not cancelled within 1 s"
+        await asyncio.sleep(0.02)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 1.0
+    events = (await client.get(f"/v1/tasks/{task['id']}/events", headers=user.headers)).json()["items"]
+    assert events[-1]["type"] == "task.cancelled"

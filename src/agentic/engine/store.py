@@ -519,6 +519,21 @@ async def finish_step(
     await session.commit()
 
 
+async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uuid.UUID]:
+    """Running tasks of `worker_id` whose cancellation was requested (one query per worker per interval)."""
+    return list(
+        (
+            await session.scalars(
+                select(Task.id).where(
+                    Task.lease_owner == worker_id,
+                    Task.state == TaskState.RUNNING,
+                    Task.cancel_requested_at.is_not(None),
+                )
+            )
+        ).all()
+    )
+
+
 async def cancel_requested(session: AsyncSession, *, lease: Lease) -> bool:
     """True if someone asked to cancel the task (polled by the worker; Redis/NOTIFY make it prompt later)."""
     return (

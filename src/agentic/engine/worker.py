@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +20,9 @@ from agentic.resources import Resources
 from agentic.workers.runtime import Job
 
 log = get_logger("agentic.engine")
+
+# How often a worker looks for cancellation requests of the tasks it runs (the 1-second promise).
+_CANCEL_POLL_S = 0.25
 
 
 class EngineSource:
@@ -36,6 +40,9 @@ class EngineSource:
         self._runners = dict(RUNNERS) | (runners or {})
         self._background: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        # Running jobs by task, so a cancellation request can interrupt one mid-step.
+        self._running: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        self._cancelling: set[uuid.UUID] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -45,6 +52,7 @@ class EngineSource:
         self._background = [
             asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
             asyncio.create_task(self._every(self._settings.reap_interval_s, self._reap)),
+            asyncio.create_task(self._every(_CANCEL_POLL_S, self._watch_cancellations, worker_id)),
         ]
 
     async def stop(self) -> None:
@@ -67,6 +75,17 @@ class EngineSource:
     async def _heartbeat(self, worker_id: str) -> None:
         async with self._sessions() as session:
             await store.heartbeat(session, worker_id=worker_id, lease_s=self._settings.lease_s)
+
+    async def _watch_cancellations(self, worker_id: str) -> None:
+        if not self._running:
+            return
+        async with self._sessions() as session:
+            requested = await store.cancellations_for(session, worker_id=worker_id)
+        for task_id in requested:
+            job = self._running.get(task_id)
+            if job is not None and task_id not in self._cancelling:
+                self._cancelling.add(task_id)
+                job.cancel()
 
     async def _reap(self) -> None:
         async with self._sessions() as session:
@@ -91,6 +110,22 @@ class EngineSource:
         return job
 
     async def run(self, lease: Lease) -> None:
+        """Run one claimed task; a cancellation request interrupts it mid-step (not just between steps)."""
+        job = asyncio.create_task(self._execute(lease))
+        self._running[lease.task_id] = job
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if lease.task_id in self._cancelling:
+                return  # the job itself recorded the cancellation
+            job.cancel()  # the worker is shutting down: let the job release its lease
+            await asyncio.gather(job, return_exceptions=True)
+            raise
+        finally:
+            self._running.pop(lease.task_id, None)
+            self._cancelling.discard(lease.task_id)
+
+    async def _execute(self, lease: Lease) -> None:
         """Run one claimed task to its next state; every outcome is written fenced by the lease."""
         async with self._sessions() as session:
             task = await session.get(Task, lease.task_id)
@@ -126,6 +161,12 @@ class EngineSource:
         except StepFailed as exc:
             await self._fail(lease, {"code": exc.code, "message": str(exc)}, retryable=exc.retryable)
         except asyncio.CancelledError:
+            if lease.task_id in self._cancelling:
+                # A user asked to cancel: record it (the request is already stored on the task).
+                with contextlib.suppress(LeaseLost):
+                    async with self._sessions() as session:
+                        await store.mark_cancelled(session, lease=lease)
+                return
             # Shutting down past the grace period: hand the task back instead of letting the lease run out.
             with contextlib.suppress(LeaseLost, Exception):
                 async with self._sessions() as session:
