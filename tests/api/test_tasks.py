@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.api.app import create_app
@@ -233,3 +233,34 @@ async def test_cancel_stops_a_running_task_within_a_second(live: tuple[httpx.Asy
     assert elapsed < 1.0
     events = (await client.get(f"/v1/tasks/{task['id']}/events", headers=user.headers)).json()["items"]
     assert events[-1]["type"] == "task.cancelled"
+
+
+async def test_signal_resumes_a_waiting_task_over_http(live: tuple[httpx.AsyncClient, Resources]) -> None:
+    from agentic.engine import store
+
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(db, user)
+        version = (await db.scalars(select(AgentVersion.id).where(AgentVersion.agent_id == agent.id))).one()
+        task = await store.enqueue(
+            db,
+            org_id=user.org.id,
+            agent_id=agent.id,
+            agent_version_id=version,
+            runner="test.scripted",
+            input={"steps": [{"key": "input", "wait": {"timeout_s": 600}}]},
+            created_by_id=user.user.id,
+        )
+    for _ in range(200):
+        if (await client.get(f"/v1/tasks/{task.id}", headers=user.headers)).json()["state"] == "waiting":
+            break
+        await asyncio.sleep(0.02)
+    wrong = await client.post(f"/v1/tasks/{task.id}/signals", json={"key": "other"}, headers=user.headers)
+    assert wrong.status_code == 409
+    sent = await client.post(
+        f"/v1/tasks/{task.id}/signals", json={"key": "input", "payload": {"answer": 42}}, headers=user.headers
+    )
+    assert sent.status_code == 202, sent.text
+    done = await _wait(client, str(task.id), user.headers)
+    assert done["output"] == {"steps": [{"signal": {"answer": 42}}]}

@@ -113,6 +113,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         ("PATCH", "/v1/orgs/{org_id}"): {"name": "pwned"},
         ("PATCH", "/v1/orgs/{org_id}/members/{user_id}"): {"role": "admin"},
         ("POST", "/v1/orgs/{org_id}/invitations"): {"email": "x@example.com", "role": "admin"},
+        ("POST", "/v1/tasks/{task_id}/signals"): {"key": "approval"},
     }
     checked = 0
     for credentials in (tenants.a_admin.headers, {"authorization": f"Bearer {tenants.a_key}"}):

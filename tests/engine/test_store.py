@@ -332,3 +332,83 @@ async def test_release_on_shutdown_does_not_cost_an_attempt(
     async with sessions() as session:
         (again,) = await store.claim(session, worker_id="w2", limit=1, lease_s=30)
     assert again.attempt == 2
+
+
+WAIT_STEPS = [
+    {"key": "before", "output": "b"},
+    {"key": "approval", "wait": {"timeout_s": 600, "default": {"approved": False}}},
+    {"key": "after", "output": "a"},
+]
+
+
+async def _run_until(
+    sessions: async_sessionmaker[AsyncSession], predicate: Any, concurrency: int = 1
+) -> None:
+    settings = WorkerSettings(concurrency=concurrency, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
+    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings))
+    runtime.start()
+    try:
+        for _ in range(400):
+            async with sessions() as session:
+                if await predicate(session):
+                    return
+            await asyncio.sleep(0.02)
+        pytest.fail("condition not reached")
+    finally:
+        await runtime.stop()  # "the worker restarts": nothing about the wait lives in this process
+
+
+async def test_waiting_holds_no_slot_survives_a_restart_and_resumes_on_signal(
+    sessions: async_sessionmaker[AsyncSession], agent: Any, tmp_path: Path
+) -> None:
+    effects = tmp_path / "effects.jsonl"
+    waiting = await _enqueue(sessions, agent, input={"steps": WAIT_STEPS, "effects_file": str(effects)})
+    other = await _enqueue(sessions, agent, input={"steps": [{"key": "x"}]})
+
+    async def parked_and_other_done(session: AsyncSession) -> bool:
+        a, b = (
+            await session.get(Task, waiting.id, populate_existing=True),
+            await session.get(Task, other.id, populate_existing=True),
+        )
+        return (
+            a is not None
+            and b is not None
+            and a.state is TaskState.WAITING
+            and b.state is TaskState.SUCCEEDED
+        )
+
+    # One slot: the second task runs while the first waits, so waiting holds no slot.
+    await _run_until(sessions, parked_and_other_done, concurrency=1)
+
+    async with sessions() as session:
+        assert await store.signal(
+            session, task_id=waiting.id, step_key="approval", payload={"approved": True}
+        )
+        assert not await store.signal(
+            session, task_id=waiting.id, step_key="approval", payload={}
+        )  # once only
+
+    async def finished(session: AsyncSession) -> bool:
+        task = await session.get(Task, waiting.id, populate_existing=True)
+        return task is not None and task.state is TaskState.SUCCEEDED
+
+    await _run_until(sessions, finished)  # a fresh worker resumes it from its checkpoints
+    done = await _state(sessions, waiting.id)
+    assert done.output == {"steps": ["b", {"signal": {"approved": True}}, "a"]}
+    executed = [json.loads(line)["step"] for line in effects.read_text().splitlines()]
+    assert executed == ["before", "after"]  # "before" was not re-run after the wait
+
+
+async def test_a_wait_that_times_out_applies_its_default(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    steps = [{"key": "approval", "wait": {"timeout_s": 0.2, "default": {"approved": False}}}]
+    task = await _enqueue(sessions, agent, input={"steps": steps})
+
+    async def finished(session: AsyncSession) -> bool:
+        row = await session.get(Task, task.id, populate_existing=True)
+        return row is not None and row.state is TaskState.SUCCEEDED
+
+    await _run_until(sessions, finished)
+    done = await _state(sessions, task.id)
+    assert done.output == {"steps": [{"timed_out": True, "signal": {"approved": False}}]}

@@ -8,6 +8,7 @@ re-executed. The agent loop (issue 6) is one runner; `test.scripted` exercises t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentic.db.types import utcnow
 from agentic.engine import store
 from agentic.engine.store import Lease
 
@@ -28,6 +30,14 @@ class StepFailed(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+
+
+class WaitRequested(Exception):
+    """Raised by `RunContext.wait_for` to park the task; the worker turns it into the `waiting` state."""
+
+    def __init__(self, key: str, position: int, until: dt.datetime, default: Any) -> None:
+        super().__init__(f"waiting for {key}")
+        self.key, self.position, self.until, self.default = key, position, until, default
 
 
 class Cancelled(Exception):
@@ -108,6 +118,19 @@ class RunContext:
         await self._finish(key, output=output)
         return output
 
+    async def wait_for(self, key: str, *, timeout_s: float, default: Any = None) -> dict[str, Any]:
+        """Wait for a signal named `key` (a human approval, an input, a timer), holding no worker slot.
+
+        Returns `{"signal": payload}`, or `{"timed_out": True, "signal": default}` when `timeout_s` passed
+        first. Survives restarts: the wait is a checkpoint like any step, and replays once resolved.
+        """
+        self._position += 1
+        async with self._sessions() as session:
+            done = await store.completed_step(session, task_id=self.task.id, step_key=key)
+        if done is not None:
+            return dict(done.output or {})
+        raise WaitRequested(key, self._position, utcnow() + dt.timedelta(seconds=timeout_s), default)
+
     async def _finish(self, key: str, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
         async with self._sessions() as session:
             await store.finish_step(session, lease=self.lease, step_key=key, output=output, error=error)
@@ -137,6 +160,15 @@ async def scripted_runner(ctx: RunContext) -> Any:
     results = []
     for spec in steps:
         key = str(spec["key"])
+        if "wait" in spec:
+            results.append(
+                await ctx.wait_for(
+                    key,
+                    timeout_s=float(spec["wait"].get("timeout_s", 60)),
+                    default=spec["wait"].get("default"),
+                )
+            )
+            continue
 
         async def run(info: StepInfo, spec: dict[str, Any] = spec) -> Any:
             if spec.get("sleep_ms"):

@@ -425,6 +425,129 @@ async def mark_cancelled(session: AsyncSession, *, lease: Lease) -> None:
     await session.commit()
 
 
+# --- waiting -----------------------------------------------------------------------------------------------
+
+
+async def wait(
+    session: AsyncSession, *, lease: Lease, step_key: str, position: int, until: dt.datetime, default: Any
+) -> None:
+    """Park the task until a signal for `step_key` (or `until`, then `default`); frees the worker slot."""
+    now = utcnow()
+    await _fenced_update(
+        session,
+        lease,
+        {
+            "state": TaskState.WAITING,
+            "wait_until": until,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        },
+    )
+    step = await session.scalar(
+        select(TaskStep).where(TaskStep.task_id == lease.task_id, TaskStep.step_key == step_key)
+    )
+    if step is None:
+        session.add(
+            TaskStep(
+                task_id=lease.task_id,
+                step_key=step_key,
+                position=position,
+                kind="wait",
+                name=step_key,
+                attempt=lease.attempt,
+                idempotency_key=step_idempotency_key(lease.task_id, step_key),
+                input={"default": default, "until": until.isoformat()},
+                status=StepStatus.RUNNING,
+            )
+        )
+    await _finish_attempt(session, lease, AttemptStatus.RELEASED)
+    await append_event(
+        session,
+        task_id=lease.task_id,
+        type="task.waiting",
+        data={"step": step_key, "until": until.isoformat()},
+        attempt=lease.attempt,
+    )
+    await session.commit()
+
+
+async def _resolve_wait(
+    session: AsyncSession, *, task_id: uuid.UUID, step_key: str, output: Any, how: str
+) -> bool:
+    """Complete a wait step and queue its task again (only if the task is still waiting)."""
+    now = utcnow()
+    result = await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.state == TaskState.WAITING)
+        .values(
+            state=TaskState.QUEUED,
+            wait_until=None,
+            run_at=now,
+            max_attempts=Task.max_attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(TaskStep)
+        .where(TaskStep.task_id == task_id, TaskStep.step_key == step_key)
+        .values(status=StepStatus.SUCCEEDED, output=output, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await append_event(session, task_id=task_id, type=f"task.{how}", data={"step": step_key})
+    return True
+
+
+async def signal(session: AsyncSession, *, task_id: uuid.UUID, step_key: str, payload: Any) -> bool:
+    """Deliver a signal to a waiting task: its wait step completes with `payload`; the task is requeued."""
+    waiting_on = await session.scalar(
+        select(TaskStep.step_key).where(
+            TaskStep.task_id == task_id, TaskStep.step_key == step_key, TaskStep.status == StepStatus.RUNNING
+        )
+    )
+    if waiting_on is None:
+        return False
+    resumed = await _resolve_wait(
+        session, task_id=task_id, step_key=step_key, output={"signal": payload}, how="signalled"
+    )
+    await session.commit()
+    return resumed
+
+
+async def wake_expired_waits(session: AsyncSession, *, limit: int = 100) -> int:
+    """Apply the default of every wait whose time is up (run by the reaper)."""
+    now = utcnow()
+    due = (
+        await session.execute(
+            select(Task.id, TaskStep.step_key, TaskStep.input)
+            .join(TaskStep, TaskStep.task_id == Task.id)
+            .where(
+                Task.state == TaskState.WAITING,
+                Task.wait_until < now,
+                TaskStep.kind == "wait",
+                TaskStep.status == StepStatus.RUNNING,
+            )
+            .limit(limit)
+        )
+    ).all()
+    woken = 0
+    for task_id, step_key, step_input in due:
+        default = (step_input or {}).get("default")
+        if await _resolve_wait(
+            session,
+            task_id=task_id,
+            step_key=step_key,
+            output={"timed_out": True, "signal": default},
+            how="wait_timed_out",
+        ):
+            woken += 1
+    await session.commit()
+    return woken
+
+
 # --- step checkpoints --------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from agentic.config import WorkerSettings
 from agentic.db.models import Task
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
-from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo
+from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
 from agentic.engine.store import Lease, LeaseLost
 from agentic.logging import get_logger
 from agentic.resources import Resources
@@ -90,8 +90,9 @@ class EngineSource:
     async def _reap(self) -> None:
         async with self._sessions() as session:
             recovered = await store.reap(session)
-        if recovered:
-            log.info("engine.reaped", tasks=recovered)
+            woken = await store.wake_expired_waits(session)
+        if recovered or woken:
+            log.info("engine.reaped", tasks=recovered, waits_timed_out=woken)
 
     # --- claiming and running -------------------------------------------------------------------------------
 
@@ -151,6 +152,16 @@ class EngineSource:
                 await store.complete(session, lease=lease, output=output)
         except LeaseLost:
             log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+        except WaitRequested as waiting:
+            async with self._sessions() as session:
+                await store.wait(
+                    session,
+                    lease=lease,
+                    step_key=waiting.key,
+                    position=waiting.position,
+                    until=waiting.until,
+                    default=waiting.default,
+                )
         except Cancelled:
             async with self._sessions() as session:
                 await store.mark_cancelled(session, lease=lease)

@@ -23,6 +23,13 @@ class TaskCreate(Schema):
     )
 
 
+class SignalIn(Schema):
+    """Body of `POST /v1/tasks/{task_id}/signals`: resolves the task's wait named `key`."""
+
+    key: str = Field(min_length=1, max_length=255)
+    payload: Any = None
+
+
 class TaskOut(BaseModel):
     """A task."""
 

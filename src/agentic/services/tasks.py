@@ -148,6 +148,14 @@ async def cancel_task(session: AsyncSession, *, task: Task, actor: Actor) -> Tas
     return state
 
 
+async def signal_task(session: AsyncSession, *, task: Task, key: str, payload: Any, actor: Actor) -> None:
+    """Resolve the task's wait named `key` with `payload` and queue it again."""
+    if not await store.signal(session, task_id=task.id, step_key=key, payload=payload):
+        raise Conflict(f"The task is not waiting for {key!r}.", code="not_waiting")
+    actor.audit(session, "task.signalled", target_type="task", target_id=str(task.id), details={"key": key})
+    await session.commit()
+
+
 async def list_events(
     session: AsyncSession, *, task_id: uuid.UUID, after_seq: int, limit: int
 ) -> list[TaskEvent]:

@@ -20,7 +20,16 @@ from agentic.db.models import Task, TaskEvent, TaskState
 from agentic.engine.states import TERMINAL
 from agentic.errors import InvalidInput, PermissionDenied
 from agentic.schemas.common import error_responses
-from agentic.schemas.tasks import AttemptOut, EventOut, EventPage, StepOut, TaskCreate, TaskOut, TaskPage
+from agentic.schemas.tasks import (
+    AttemptOut,
+    EventOut,
+    EventPage,
+    SignalIn,
+    StepOut,
+    TaskCreate,
+    TaskOut,
+    TaskPage,
+)
 from agentic.security.permissions import Permission
 from agentic.services import tasks as service
 
@@ -141,6 +150,22 @@ async def cancel_task(task_id: uuid.UUID, principal: Runner, session: SessionDep
     if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
         raise PermissionDenied("Only the task's creator or an operator can cancel it.")
     await service.cancel_task(session, task=task, actor=principal.actor())
+    await session.refresh(task)
+    return task_out(task)
+
+
+@router.post(
+    "/tasks/{task_id}/signals",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(403, 404, 409),
+    summary="Resume a waiting task (an input, an approval, an external event)",
+)
+async def signal_task(task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep) -> TaskOut:
+    """Own tasks; anyone's with tasks:manage. 409 when the task is not waiting for `key`."""
+    task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
+        raise PermissionDenied("Only the task's creator or an operator can signal it.")
+    await service.signal_task(session, task=task, key=body.key, payload=body.payload, actor=principal.actor())
     await session.refresh(task)
     return task_out(task)
 
