@@ -29,7 +29,7 @@ from agentic.db.models import (
 from agentic.engine import store
 from tests.support.processes import agentic_env, start_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("backend")]
+pytestmark = pytest.mark.slow
 
 FAST_RECOVERY = {
     "AGENTIC_WORKER_LEASE_S": "1.5",
@@ -114,6 +114,7 @@ async def _wait_all_terminal(database_url: str, total: int, timeout_s: float) ->
     pytest.fail(f"tasks did not all finish: {states}")
 
 
+@pytest.mark.usefixtures("backend")
 async def test_kill_9_mid_step_loses_nothing_and_never_reruns_a_completed_step(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -163,6 +164,7 @@ async def test_kill_9_mid_step_loses_nothing_and_never_reruns_a_completed_step(
         assert later == [], (row.task_id, row.step_key)
 
 
+@pytest.mark.usefixtures("backend")
 async def test_a_worker_frozen_past_its_lease_cannot_write(tmp_path: Path, database_url: str) -> None:
     effects = tmp_path / "effects.jsonl"
     (task_id,) = await _seed(database_url, 1, [{"key": "slow", "sleep_ms": 2500, "output": "done"}], effects)
@@ -199,5 +201,63 @@ async def _event_types(database_url: str) -> list[str]:
     try:
         async with create_session_factory(engine)() as session:
             return list((await session.scalars(select(TaskEvent.type))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_three_workers_on_postgres_one_killed_its_tasks_finish_elsewhere(
+    tmp_path: Path, postgres_database_url: str
+) -> None:
+    """Several worker machines share one PostgreSQL (SQLite is the single-machine default)."""
+    database_url = postgres_database_url
+    effects = tmp_path / "effects.jsonl"
+    total = 30
+    await _seed(database_url, total, [{"key": "work", "sleep_ms": 400}], effects)
+    workers = {name: _start_worker(tmp_path, database_url, name) for name in ("a", "b", "c")}
+    try:
+        # Let every worker pick up work, then kill one in the middle of it.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            owners = await _lease_owners(database_url)
+            if len(owners) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        owners = await _lease_owners(database_url)
+        assert len(owners) == 3, owners
+        victim_id = sorted(owners)[0]
+        victim = next(name for name in workers if f":{workers[name].pid}:" in victim_id)
+        orphaned = owners[victim_id]
+        workers[victim].send_signal(signal.SIGKILL)
+        workers[victim].wait(timeout=10)
+        killed_at = time.monotonic()
+        while victim_id in await _lease_owners(database_url):
+            assert time.monotonic() - killed_at < 30
+            await asyncio.sleep(0.05)
+        reclaimed_within = time.monotonic() - killed_at
+        states = await _wait_all_terminal(database_url, total, timeout_s=60)
+    finally:
+        for proc in workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in workers.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    assert states == {"succeeded": total}
+    assert orphaned >= 1
+    # The dead worker's tasks are taken back within the lease (1.5 s) plus one reaper interval (0.3 s),
+    # with a second of slack for a busy CI machine.
+    assert reclaimed_within < 1.5 + 0.3 + 1.0, reclaimed_within
+
+
+async def _lease_owners(database_url: str) -> Counter[str]:
+    engine = create_engine(Settings(), url=database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            rows = (
+                await session.scalars(select(Task.lease_owner).where(Task.lease_owner.is_not(None)))
+            ).all()
+            return Counter(owner for owner in rows if owner is not None)
     finally:
         await engine.dispose()
