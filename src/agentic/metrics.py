@@ -15,3 +15,9 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_IN_FLIGHT = Gauge("agentic_http_requests_in_flight", "HTTP requests being handled now.")
 WORKER_SLOTS = Gauge("agentic_worker_slots", "Task slots of in-process and standalone workers.", ["state"])
+
+TASKS_BY_STATE = Gauge("agentic_tasks", "Tasks by state, across the installation.", ["state"])
+OLDEST_QUEUED_AGE = Gauge("agentic_oldest_queued_task_age_seconds", "Age of the oldest runnable queued task.")
+EXPIRED_LEASES = Gauge(
+    "agentic_expired_leases", "Running tasks whose lease has expired (awaiting the reaper)."
+)

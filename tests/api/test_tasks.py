@@ -264,3 +264,14 @@ async def test_signal_resumes_a_waiting_task_over_http(live: tuple[httpx.AsyncCl
     assert sent.status_code == 202, sent.text
     done = await _wait(client, str(task.id), user.headers)
     assert done["output"] == {"steps": [{"signal": {"answer": 42}}]}
+
+
+async def test_queue_health_on_metrics(client: httpx.AsyncClient, db: AsyncSession, user: Account) -> None:
+    agent = await make_agent(db, user)
+    for _ in range(3):
+        await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)
+    metrics = (await client.get("/metrics")).text
+    assert 'agentic_tasks{state="queued"} 3.0' in metrics
+    assert 'agentic_tasks{state="running"} 0.0' in metrics
+    assert "agentic_oldest_queued_task_age_seconds" in metrics
+    assert "agentic_expired_leases 0.0" in metrics

@@ -425,6 +425,39 @@ async def mark_cancelled(session: AsyncSession, *, lease: Lease) -> None:
     await session.commit()
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Queue health at one instant."""
+
+    by_state: dict[str, int]
+    oldest_queued_age_s: float
+    expired_leases: int
+
+
+async def queue_stats(session: AsyncSession) -> QueueStats:
+    """Counts by state, the oldest runnable task's age and the expired leases, in three small queries."""
+    now = utcnow()
+    by_state = {
+        state.value: count
+        for state, count in (
+            await session.execute(select(Task.state, func.count()).group_by(Task.state))
+        ).all()
+    }
+    oldest = await session.scalar(
+        select(func.min(Task.run_at)).where(Task.state == TaskState.QUEUED, Task.run_at <= now)
+    )
+    expired = await session.scalar(
+        select(func.count())
+        .select_from(Task)
+        .where(Task.state == TaskState.RUNNING, Task.lease_expires_at < now)
+    )
+    return QueueStats(
+        by_state={s.value: by_state.get(s.value, 0) for s in TaskState},
+        oldest_queued_age_s=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        expired_leases=int(expired or 0),
+    )
+
+
 # --- waiting -----------------------------------------------------------------------------------------------
 
 

@@ -10,10 +10,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agentic.api.deps import ResourcesDep
 from agentic.api.security import PUBLIC
+from agentic.engine.store import queue_stats
+from agentic.logging import get_logger
+from agentic.metrics import EXPIRED_LEASES, OLDEST_QUEUED_AGE, TASKS_BY_STATE
 from agentic.schemas.common import error_responses
 from agentic.schemas.system import Check, Liveness, Readiness
 
 router = APIRouter(tags=["operations"], dependencies=[PUBLIC])
+log = get_logger("agentic.api")
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -50,6 +54,19 @@ async def readyz(resources: ResourcesDep) -> Readiness | JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
-    """The process's metrics in the Prometheus text format."""
+async def metrics(resources: ResourcesDep) -> Response:
+    """The process's metrics in the Prometheus text format, with queue health read from the database.
+
+    Queue gauges come from the database at scrape time, so every API replica reports the same truth.
+    """
+    try:
+        async with asyncio.timeout(2), resources.sessions() as session:
+            stats = await queue_stats(session)
+    except Exception:  # a slow or absent database must not break the scrape
+        log.warning("metrics.queue_stats_unavailable")
+    else:
+        for state, count in stats.by_state.items():
+            TASKS_BY_STATE.labels(state=state).set(count)
+        OLDEST_QUEUED_AGE.set(stats.oldest_queued_age_s)
+        EXPIRED_LEASES.set(stats.expired_leases)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
