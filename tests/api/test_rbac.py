@@ -218,6 +218,10 @@ def _own_task(suffix: str) -> Recipe:
     return recipe
 
 
+async def _retry(world: World, caller: Account) -> tuple[str, Any]:
+    return f"/v1/tasks/{await _task(world, caller, 'failed')}/retry", {}
+
+
 async def _signal(world: World, caller: Account) -> tuple[str, Any]:
     return f"/v1/tasks/{await _task(world, caller)}/signals", {"key": "approval", "payload": True}
 
@@ -264,6 +268,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/steps"): _own_task("/steps"),
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
+    ("POST", "/v1/tasks/{task_id}/retry"): _retry,
     ("GET", "/v1/dead-letters"): _org("/v1/dead-letters"),
     ("POST", "/v1/dead-letters/{task_id}/requeue"): _dead_task("/requeue"),
     ("DELETE", "/v1/dead-letters/{task_id}"): _dead_task(""),

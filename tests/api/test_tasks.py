@@ -275,3 +275,50 @@ async def test_queue_health_on_metrics(client: httpx.AsyncClient, db: AsyncSessi
     assert 'agentic_tasks{state="running"} 0.0' in metrics
     assert "agentic_oldest_queued_task_age_seconds" in metrics
     assert "agentic_expired_leases 0.0" in metrics
+
+
+async def test_retry_from_a_step_replays_the_steps_before_it(
+    live: tuple[httpx.AsyncClient, Resources], tmp_path: Any
+) -> None:
+    from agentic.engine import store
+
+    client, resources = live
+    effects = tmp_path / "effects.jsonl"
+    steps = [{"key": f"s{i}", "output": i} for i in (1, 2, 3)]
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(db, user)
+        version = (await db.scalars(select(AgentVersion.id).where(AgentVersion.agent_id == agent.id))).one()
+        original = await store.enqueue(
+            db,
+            org_id=user.org.id,
+            agent_id=agent.id,
+            agent_version_id=version,
+            runner="test.scripted",
+            input={"steps": steps, "effects_file": str(effects)},
+            created_by_id=user.user.id,
+        )
+    assert (await _wait(client, str(original.id), user.headers))["state"] == "succeeded"
+    running = await client.post(f"/v1/tasks/{original.id}/retry", json={"from_step": 2}, headers=user.headers)
+    assert running.status_code == 201, running.text
+    retried = running.json()
+    assert retried["parent_task_id"] == str(original.id)
+    done = await _wait(client, retried["id"], user.headers)
+    assert done["output"] == {"steps": [1, 2, 3]}
+    executed = [json.loads(line)["step"] for line in effects.read_text().splitlines()]
+    assert executed == ["s1", "s2", "s3", "s2", "s3"]  # s1 was replayed, not run again
+    created = (await client.get(f"/v1/tasks/{retried['id']}/events", headers=user.headers)).json()["items"][0]
+    assert created["data"]["replayed_steps"] == ["s1"]
+
+    later = await client.post(
+        "/v1/tasks",
+        json={"agent_id": str(agent.id), "run_at": "2099-01-01T00:00:00Z"},
+        headers=user.headers,
+    )
+    not_finished = await client.post(f"/v1/tasks/{later.json()['id']}/retry", headers=user.headers)
+    assert not_finished.status_code == 409
+    assert not_finished.json()["error"]["code"] == "task_not_finished"
+    bad_version = await client.post(
+        f"/v1/tasks/{original.id}/retry", json={"agent_version": 9}, headers=user.headers
+    )
+    assert bad_version.status_code == 404

@@ -30,6 +30,21 @@ class SignalIn(Schema):
     payload: Any = None
 
 
+class TaskRetry(Schema):
+    """Body of `POST /v1/tasks/{task_id}/retry`."""
+
+    from_step: int | None = Field(
+        default=None,
+        ge=1,
+        description="Re-run from this step position on; earlier completed steps are replayed from the "
+        "original. Default: replay every completed step (resume where it failed).",
+    )
+    input: dict[str, Any] | None = Field(default=None, description="Run with this input instead.")
+    agent_version: int | None = Field(
+        default=None, ge=1, description="Run this version of the agent instead."
+    )
+
+
 class TaskOut(BaseModel):
     """A task."""
 
@@ -50,6 +65,7 @@ class TaskOut(BaseModel):
     cancel_requested: bool
     created_by_id: uuid.UUID | None
     request_id: str | None
+    parent_task_id: uuid.UUID | None = None
 
 
 class TaskPage(BaseModel):

@@ -148,6 +148,95 @@ async def cancel_task(session: AsyncSession, *, task: Task, actor: Actor) -> Tas
     return state
 
 
+async def retry_task(
+    session: AsyncSession,
+    *,
+    task: Task,
+    actor: Actor,
+    from_step: int | None,
+    input: dict[str, Any] | None,
+    agent_version: int | None,
+) -> Task:
+    """A new task that replays the original's completed steps before `from_step` and runs the rest.
+
+    Without `from_step` every completed step is replayed: the run resumes where it failed, and no LLM call
+    that already succeeded is paid for again.
+    """
+    if task.state not in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.DEAD):
+        raise Conflict("Only a finished task can be retried.", code="task_not_finished")
+    version_id = task.agent_version_id
+    if agent_version is not None:
+        version_id_or_none = await session.scalar(
+            select(AgentVersion.id).where(
+                AgentVersion.agent_id == task.agent_id, AgentVersion.version == agent_version
+            )
+        )
+        if version_id_or_none is None:
+            raise NotFound(f"The agent has no version {agent_version}.")
+        version_id = version_id_or_none
+    source_steps = await list_steps(session, task_id=task.id)
+    replayed = [
+        s for s in source_steps if s.status == "succeeded" and (from_step is None or s.position < from_step)
+    ]
+    assert actor.org_id is not None  # noqa: S101
+    retried = Task(
+        org_id=actor.org_id,
+        agent_id=task.agent_id,
+        agent_version_id=version_id,
+        parent_task_id=task.id,
+        input=input if input is not None else dict(task.input or {}),
+        runner=task.runner,
+        priority=task.priority,
+        run_at=utcnow(),
+        max_attempts=task.max_attempts,
+        policy=dict(task.policy or {}),
+        timeout_s=task.timeout_s,
+        created_by_id=actor.user_id,
+        request_id=actor.request_id,
+        state=TaskState.QUEUED,
+        last_event_seq=0,
+    )
+    session.add(retried)
+    await session.flush()
+    for step in replayed:
+        session.add(
+            TaskStep(
+                task_id=retried.id,
+                step_key=step.step_key,
+                position=step.position,
+                kind=step.kind,
+                name=step.name,
+                status=step.status,
+                attempt=0,  # produced by the original task, not by an attempt of this one
+                idempotency_key=store.step_idempotency_key(retried.id, step.step_key),
+                input=step.input,
+                output=step.output,
+                started_at=step.started_at,
+                finished_at=step.finished_at,
+            )
+        )
+    await store.append_event(
+        session,
+        task_id=retried.id,
+        type="task.created",
+        data={
+            "runner": retried.runner,
+            "retry_of": str(task.id),
+            "from_step": from_step,
+            "replayed_steps": [s.step_key for s in replayed],
+        },
+    )
+    actor.audit(
+        session,
+        "task.retried",
+        target_type="task",
+        target_id=str(task.id),
+        details={"new_task": str(retried.id)},
+    )
+    await session.commit()
+    return retried
+
+
 async def signal_task(session: AsyncSession, *, task: Task, key: str, payload: Any, actor: Actor) -> None:
     """Resolve the task's wait named `key` with `payload` and queue it again."""
     if not await store.signal(session, task_id=task.id, step_key=key, payload=payload):

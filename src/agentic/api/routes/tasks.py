@@ -29,6 +29,7 @@ from agentic.schemas.tasks import (
     TaskCreate,
     TaskOut,
     TaskPage,
+    TaskRetry,
 )
 from agentic.security.permissions import Permission
 from agentic.services import tasks as service
@@ -64,6 +65,7 @@ def task_out(task: Task) -> TaskOut:
         cancel_requested=task.cancel_requested_at is not None,
         created_by_id=task.created_by_id,
         request_id=task.request_id,
+        parent_task_id=task.parent_task_id,
     )
 
 
@@ -152,6 +154,31 @@ async def cancel_task(task_id: uuid.UUID, principal: Runner, session: SessionDep
     await service.cancel_task(session, task=task, actor=principal.actor())
     await session.refresh(task)
     return task_out(task)
+
+
+@router.post(
+    "/tasks/{task_id}/retry",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Run a finished task again, replaying its completed steps",
+)
+async def retry_task(
+    task_id: uuid.UUID, principal: Runner, session: SessionDep, body: TaskRetry | None = None
+) -> TaskOut:
+    """Own tasks; anyone's with tasks:manage. The new task points at the original (`parent_task_id`)."""
+    task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
+        raise PermissionDenied("Only the task's creator or an operator can retry it.")
+    body = body or TaskRetry()
+    retried = await service.retry_task(
+        session,
+        task=task,
+        actor=principal.actor(),
+        from_step=body.from_step,
+        input=body.input,
+        agent_version=body.agent_version,
+    )
+    return task_out(retried)
 
 
 @router.post(
