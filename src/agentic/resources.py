@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
+from agentic.engine.wakeups import Wakeups
 from agentic.llm.gateway import LLMGateway
 from agentic.mail import Mailer, create_mailer
 from agentic.security.encryption import SecretBox
@@ -45,6 +46,7 @@ class Resources:
     hasher: TokenHasher
     throttle: Throttle
     mailer: Mailer
+    wakeups: Wakeups
     secret_box: SecretBox
     credentials: DatabaseCredentials
     llm: LLMGateway
@@ -81,6 +83,7 @@ class Resources:
             hasher=TokenHasher(secret_key),
             throttle=Throttle(settings.redis.url, redis),
             mailer=create_mailer(settings),
+            wakeups=Wakeups(redis),
             redis=redis,
         )
 

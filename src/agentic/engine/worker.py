@@ -15,6 +15,7 @@ from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
 from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
 from agentic.engine.store import Lease, LeaseLost
+from agentic.engine.wakeups import Wakeups
 from agentic.logging import get_logger
 from agentic.resources import Resources
 from agentic.workers.runtime import Job
@@ -34,8 +35,10 @@ class EngineSource:
         settings: WorkerSettings,
         *,
         runners: dict[str, Runner] | None = None,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self._sessions = sessions
+        self._wakeups = wakeups or Wakeups()
         self._settings = settings
         self._runners = dict(RUNNERS) | (runners or {})
         self._background: list[asyncio.Task[None]] = []
@@ -46,8 +49,13 @@ class EngineSource:
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Return when work may be waiting (a wake-up) or after `timeout_s`."""
+        await self._wakeups.wait(timeout_s)
+
     def start(self, worker_id: str) -> None:
-        """Start the heartbeat and reaper loops."""
+        """Start the heartbeat, reaper and cancellation loops, and listen for wake-ups."""
+        self._wakeups.start()
         self._stopping.clear()
         self._background = [
             asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
@@ -58,6 +66,7 @@ class EngineSource:
     async def stop(self) -> None:
         """Stop the loops (leases of unfinished work then expire, or were released by the runtime)."""
         self._stopping.set()
+        await self._wakeups.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -125,6 +134,7 @@ class EngineSource:
         finally:
             self._running.pop(lease.task_id, None)
             self._cancelling.discard(lease.task_id)
+            self._wakeups.poke()  # a slot is free: claim the next task now, not at the next poll
 
     async def _execute(self, lease: Lease) -> None:
         """Run one claimed task to its next state; every outcome is written fenced by the lease."""
@@ -211,4 +221,5 @@ def engine_source(resources: Resources) -> EngineSource:
         resources.sessions,
         resources.settings.worker,
         runners={"agent": make_agent_runner(resources.llm, resources.sessions)},
+        wakeups=resources.wakeups,
     )

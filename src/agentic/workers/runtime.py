@@ -8,7 +8,6 @@ graceful stop (stop claiming, give running work a grace period, then release). T
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -97,8 +96,20 @@ class WorkerRuntime:
                 task.add_done_callback(self._running.discard)
             self._update_gauges()
             if not jobs:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.settings.poll_interval_s)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        # Sleep until the poll interval passes, the source signals new work, or we are asked to stop.
+        waiter = getattr(self.source, "wait_for_work", None)
+        sleeps = [asyncio.create_task(self._stopping.wait())]
+        if callable(waiter):
+            sleeps.append(asyncio.create_task(waiter(self.settings.poll_interval_s)))
+        _done, pending = await asyncio.wait(
+            sleeps, timeout=self.settings.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _run(self, job: Job) -> None:
         try:

@@ -95,6 +95,7 @@ async def create_task(
     principal: Runner,
     session: SessionDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     traceparent: Annotated[str | None, Header(max_length=55)] = None,
 ) -> TaskOut:
@@ -112,7 +113,9 @@ async def create_task(
         idempotency_window_s=settings.worker.idempotency_window_s,
         traceparent=traceparent,
     )
-    if not created:
+    if created:
+        await resources.wakeups.notify()
+    else:
         response.status_code = status.HTTP_200_OK
     return task_out(task)
 
@@ -163,7 +166,11 @@ async def cancel_task(task_id: uuid.UUID, principal: Runner, session: SessionDep
     summary="Run a finished task again, replaying its completed steps",
 )
 async def retry_task(
-    task_id: uuid.UUID, principal: Runner, session: SessionDep, body: TaskRetry | None = None
+    task_id: uuid.UUID,
+    principal: Runner,
+    session: SessionDep,
+    resources: ResourcesDep,
+    body: TaskRetry | None = None,
 ) -> TaskOut:
     """Own tasks; anyone's with tasks:manage. The new task points at the original (`parent_task_id`)."""
     task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
@@ -178,6 +185,7 @@ async def retry_task(
         input=body.input,
         agent_version=body.agent_version,
     )
+    await resources.wakeups.notify()
     return task_out(retried)
 
 
@@ -187,12 +195,15 @@ async def retry_task(
     responses=error_responses(403, 404, 409),
     summary="Resume a waiting task (an input, an approval, an external event)",
 )
-async def signal_task(task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep) -> TaskOut:
+async def signal_task(
+    task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep, resources: ResourcesDep
+) -> TaskOut:
     """Own tasks; anyone's with tasks:manage. 409 when the task is not waiting for `key`."""
     task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
     if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
         raise PermissionDenied("Only the task's creator or an operator can signal it.")
     await service.signal_task(session, task=task, key=body.key, payload=body.payload, actor=principal.actor())
+    await resources.wakeups.notify()
     await session.refresh(task)
     return task_out(task)
 
@@ -326,10 +337,14 @@ async def dead_letters(
 @router.post(
     "/dead-letters/{task_id}/requeue", responses=error_responses(404, 409), summary="Requeue a dead task"
 )
-async def requeue(task_id: uuid.UUID, principal: Operator, session: SessionDep) -> TaskOut:
+async def requeue(
+    task_id: uuid.UUID, principal: Operator, session: SessionDep, resources: ResourcesDep
+) -> TaskOut:
     """Operators and admins: the task gets fresh attempts and resumes from its checkpoints."""
     task = await service.get_task(session, task_id=task_id, owner_id=None)
-    return task_out(await service.requeue_dead(session, task=task, actor=principal.actor()))
+    requeued = await service.requeue_dead(session, task=task, actor=principal.actor())
+    await resources.wakeups.notify()
+    return task_out(requeued)
 
 
 @router.delete(
