@@ -261,3 +261,60 @@ async def _lease_owners(database_url: str) -> Counter[str]:
             return Counter(owner for owner in rows if owner is not None)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.usefixtures("backend")
+async def test_sigterm_finishes_work_within_grace_and_releases_the_rest(
+    tmp_path: Path, database_url: str
+) -> None:
+    effects = tmp_path / "effects.jsonl"
+    quick = await _seed(database_url, 2, [{"key": "short", "sleep_ms": 300}], effects)
+    env = agentic_env(
+        tmp_path / "w", database_url, **(FAST_RECOVERY | {"AGENTIC_WORKER_SHUTDOWN_GRACE_S": "5"})
+    )
+    worker = start_cli("worker", "--concurrency", "4", env=env, log_path=tmp_path / "w.log")
+    try:
+        await _until_event(database_url, "step.started")
+        worker.send_signal(signal.SIGTERM)  # stop claiming, let the running steps finish
+        assert worker.wait(timeout=20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    states, _, _ = await _snapshot(database_url)
+    assert states == {"succeeded": len(quick)}, states
+    assert "worker.draining" in (tmp_path / "w.log").read_text()
+
+
+@pytest.mark.usefixtures("backend")
+async def test_sigterm_past_grace_releases_tasks_to_another_worker(tmp_path: Path, database_url: str) -> None:
+    effects = tmp_path / "effects.jsonl"
+    (task_id,) = await _seed(database_url, 1, [{"key": "long", "sleep_ms": 3000}], effects)
+    env = agentic_env(
+        tmp_path / "w", database_url, **(FAST_RECOVERY | {"AGENTIC_WORKER_SHUTDOWN_GRACE_S": "0.2"})
+    )
+    worker = start_cli("worker", "--concurrency", "4", env=env, log_path=tmp_path / "w.log")
+    try:
+        await _until_event(database_url, "step.started")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert "task.released" in await _event_types(database_url)  # handed back at once, not left to expire
+    successor = _start_worker(tmp_path, database_url, "successor")
+    try:
+        await _wait_all_terminal(database_url, 1, timeout_s=30)
+    finally:
+        successor.send_signal(signal.SIGTERM)
+        successor.wait(timeout=20)
+    states, _steps, succeeded = await _snapshot(database_url)
+    assert states == {"succeeded": 1}
+    assert succeeded == {task_id: 1}
+
+
+async def _until_event(database_url: str, event_type: str, timeout_s: float = 20) -> None:
+    for _ in range(int(timeout_s / 0.05)):
+        if event_type in await _event_types(database_url):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"no {event_type} event within {timeout_s}s")
