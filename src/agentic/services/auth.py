@@ -98,6 +98,34 @@ def _dummy_hash() -> str:
     return PasswordHasher().hash("agentic-timing-equaliser")
 
 
+def _audit(
+    session: AsyncSession,
+    meta: RequestMeta,
+    action: str,
+    *,
+    actor_type: str,
+    actor_id: uuid.UUID | None,
+    target_type: str,
+    target_id: str,
+    org_id: uuid.UUID | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    # Account events stamped with the caller's address, user agent and request, like every audit record.
+    record_audit_event(
+        session,
+        action=action,
+        org_id=org_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        request_id=meta.request_id,
+        details=dict(details) if details else None,
+    )
+
+
 def normalise_email(email: str) -> str:
     """Emails are compared case-insensitively and stored lower-case."""
     return email.strip().lower()
@@ -208,17 +236,15 @@ async def signup(
         purpose=EmailTokenPurpose.VERIFY_EMAIL,
         ttl_s=settings.auth.email_verification_ttl_s,
     )
-    record_audit_event(
+    _audit(
         session,
-        action="auth.signup",
-        org_id=org.id,
+        meta,
+        "auth.signup",
         actor_type="user",
         actor_id=user.id,
         target_type="user",
         target_id=str(user.id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
+        org_id=org.id,
     )
     await session.commit()
     await _send(resources, _verification_mail(resources, email, token))
@@ -278,17 +304,14 @@ async def verify_email(session: AsyncSession, *, resources: Resources, token: st
         session, resources=resources, token=token, purpose=EmailTokenPurpose.VERIFY_EMAIL
     )
     user.email_verified_at = user.email_verified_at or utcnow()
-    record_audit_event(
+    _audit(
         session,
-        action="auth.email_verified",
-        org_id=None,
+        meta,
+        "auth.email_verified",
         actor_type="user",
         actor_id=user.id,
         target_type="user",
         target_id=str(user.id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
     )
     await session.commit()
     return user
@@ -347,17 +370,14 @@ async def login(
         await throttle.check(per_account, "login", "account", email)
         await throttle.check(per_ip, "login", "ip", ip_key)
     except AgenticError:
-        record_audit_event(
+        _audit(
             session,
-            action="auth.login_throttled",
-            org_id=None,
+            meta,
+            "auth.login_throttled",
             actor_type="anonymous",
             actor_id=None,
             target_type="email",
             target_id=email[:64],
-            ip=meta.ip,
-            user_agent=meta.user_agent,
-            request_id=meta.request_id,
         )
         await session.commit()
         raise
@@ -369,17 +389,14 @@ async def login(
     if user is None or not password_ok or not user.is_active:
         await throttle.hit(per_account, "login", "account", email)
         await throttle.hit(per_ip, "login", "ip", ip_key)
-        record_audit_event(
+        _audit(
             session,
-            action="auth.login_failed",
-            org_id=None,
+            meta,
+            "auth.login_failed",
             actor_type="anonymous",
             actor_id=None,
             target_type="user" if user else "email",
             target_id=str(user.id) if user else email[:64],
-            ip=meta.ip,
-            user_agent=meta.user_agent,
-            request_id=meta.request_id,
         )
         await session.commit()
         raise InvalidCredentials("The email or password is incorrect.")
@@ -389,17 +406,14 @@ async def login(
     await throttle.clear(per_account, "login", "account", email)
     tokens = await open_session(session, resources=resources, user=user, meta=meta)
     user.last_login_at = utcnow()
-    record_audit_event(
+    _audit(
         session,
-        action="auth.login",
-        org_id=None,
+        meta,
+        "auth.login",
         actor_type="user",
         actor_id=user.id,
         target_type="session",
         target_id=str(tokens.session_id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
     )
     await session.commit()
     return tokens
@@ -431,17 +445,14 @@ async def refresh_session(
     if row.refresh_token_hash != token_hash:
         # An already-rotated token came back: the client or a thief holds a stale copy. End the session.
         row.revoked_at, row.revoked_reason = now, "refresh_reuse"
-        record_audit_event(
+        _audit(
             session,
-            action="auth.refresh_reuse_detected",
-            org_id=None,
+            meta,
+            "auth.refresh_reuse_detected",
             actor_type="anonymous",
             actor_id=None,
             target_type="session",
             target_id=str(row.id),
-            ip=meta.ip,
-            user_agent=meta.user_agent,
-            request_id=meta.request_id,
         )
         await session.commit()
         raise Unauthenticated("The session has ended; sign in again.")
@@ -503,17 +514,14 @@ async def revoke_sessions(
     )
     count = int(result.rowcount)  # type: ignore[attr-defined]
     meta = meta or RequestMeta()
-    record_audit_event(
+    _audit(
         session,
-        action="auth.logout" if only_session_id else "auth.logout_everywhere",
-        org_id=None,
+        meta,
+        "auth.logout" if only_session_id else "auth.logout_everywhere",
         actor_type="user",
         actor_id=user_id,
         target_type="session" if only_session_id else "user",
         target_id=str(only_session_id or user_id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
         details={"reason": reason, "sessions": count},
     )
     await session.commit()
@@ -544,17 +552,14 @@ async def request_password_reset(
         purpose=EmailTokenPurpose.RESET_PASSWORD,
         ttl_s=auth.password_reset_ttl_s,
     )
-    record_audit_event(
+    _audit(
         session,
-        action="auth.password_reset_requested",
-        org_id=None,
+        meta,
+        "auth.password_reset_requested",
         actor_type="anonymous",
         actor_id=None,
         target_type="user",
         target_id=str(user.id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
     )
     await session.commit()
     link = f"{resources.settings.public_url}/reset-password?token={token}"
@@ -587,17 +592,14 @@ async def confirm_password_reset(
     user.password_hash = await hash_password(new_password)
     # Whoever could reset the password controls the mailbox, so the address counts as verified.
     user.email_verified_at = user.email_verified_at or utcnow()
-    record_audit_event(
+    _audit(
         session,
-        action="auth.password_reset",
-        org_id=None,
+        meta,
+        "auth.password_reset",
         actor_type="user",
         actor_id=user.id,
         target_type="user",
         target_id=str(user.id),
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        request_id=meta.request_id,
     )
     await revoke_sessions(session, user_id=user.id, reason="password_reset", meta=meta)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -10,15 +9,9 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import (
-    AuthenticationFailed,
-    InvalidRequest,
     LLMError,
-    MalformedResponse,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
 )
-from agentic.llm.providers.openai import retry_after
+from agentic.llm.providers._sdk_errors import translate_sdk_error
 from agentic.llm.types import (
     FinishReason,
     LLMRequest,
@@ -53,24 +46,9 @@ _FINISH: dict[str | None, FinishReason] = {
 }
 
 
-def translate_error(exc: Exception) -> LLMError:  # noqa: PLR0911  # one return per error class
+def translate_error(exc: Exception) -> LLMError:
     """Map an Anthropic SDK exception to the gateway's errors."""
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderTimeout("Anthropic request timed out")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderUnavailable(f"cannot reach the Anthropic endpoint: {exc}")
-    if isinstance(exc, anthropic.RateLimitError):
-        return RateLimited(str(exc.message), status=429, retry_after_s=retry_after(exc.response.headers))
-    if isinstance(exc, (anthropic.AuthenticationError, anthropic.PermissionDeniedError)):
-        return AuthenticationFailed(str(exc.message), status=exc.status_code)
-    if isinstance(exc, anthropic.APIStatusError):
-        # 529 "overloaded" and every 5xx: the provider is down for now.
-        if exc.status_code >= 500 or exc.status_code in (408, 409):
-            return ProviderUnavailable(str(exc.message), status=exc.status_code)
-        return InvalidRequest(str(exc.message), status=exc.status_code)
-    if isinstance(exc, (anthropic.APIResponseValidationError, json.JSONDecodeError, ValueError, KeyError)):
-        return MalformedResponse(f"unparseable Anthropic response: {exc}")
-    return ProviderUnavailable(f"Anthropic call failed: {type(exc).__name__}: {exc}")
+    return translate_sdk_error(exc, sdk=anthropic, vendor="Anthropic")
 
 
 class AnthropicProvider:

@@ -16,14 +16,9 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import (
-    AuthenticationFailed,
-    InvalidRequest,
     LLMError,
-    MalformedResponse,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
 )
+from agentic.llm.providers._sdk_errors import translate_sdk_error
 from agentic.llm.types import (
     FinishReason,
     LLMRequest,
@@ -55,32 +50,9 @@ _FINISH: dict[str | None, FinishReason] = {
 }
 
 
-def retry_after(headers: Any) -> float | None:
-    """Seconds from a Retry-After header (number form), if any."""
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def translate_error(exc: Exception) -> LLMError:  # noqa: PLR0911  # one return per error class
+def translate_error(exc: Exception) -> LLMError:
     """Map an OpenAI SDK exception to the gateway's errors."""
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderTimeout("OpenAI request timed out")
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderUnavailable(f"cannot reach the OpenAI endpoint: {exc}")
-    if isinstance(exc, openai.RateLimitError):
-        return RateLimited(str(exc.message), status=429, retry_after_s=retry_after(exc.response.headers))
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        return AuthenticationFailed(str(exc.message), status=exc.status_code)
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code in (408, 409):
-            return ProviderUnavailable(str(exc.message), status=exc.status_code)
-        return InvalidRequest(str(exc.message), status=exc.status_code)
-    if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError, KeyError)):
-        return MalformedResponse(f"unparseable OpenAI response: {exc}")
-    return ProviderUnavailable(f"OpenAI call failed: {type(exc).__name__}: {exc}")
+    return translate_sdk_error(exc, sdk=openai, vendor="OpenAI")
 
 
 class OpenAIProvider:
