@@ -62,7 +62,7 @@ async def test_seed_demo_is_idempotent(tmp_path: Path, database_url: str) -> Non
     env = agentic_env(tmp_path, database_url)
     first = run_cli("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
-    assert "admin@demo.agentic.local" in first.stderr
+    assert "admin@demo.example.com" in first.stderr
     second = run_cli("seed", "--demo", env=env)
     assert second.returncode == 0, second.stderr
     assert "already present" in second.stderr
@@ -136,3 +136,21 @@ def test_mail_list_shows_outbox_links(tmp_path: Path) -> None:
     assert "to ada@example.com" in listed.stdout
     assert "http://127.0.0.1:8000/verify-email?token=abc123" in listed.stdout
     assert "The outbox is empty." in run_cli("mail", "list", "--to", "nobody@example.com", env=env).stdout
+
+
+@pytest.mark.usefixtures("backend")
+async def test_demo_users_can_sign_in(tmp_path: Path, database_url: str) -> None:
+    from tests.conftest import asgi_client, make_settings
+
+    env = agentic_env(tmp_path, database_url)
+    assert run_cli("seed", "--demo", env=env).returncode == 0
+    from asgi_lifespan import LifespanManager
+
+    from agentic.api.app import create_app
+
+    app = create_app(make_settings(tmp_path, database_url), run_workers=False)
+    async with LifespanManager(app), asgi_client(app) as client:
+        response = await client.post(
+            "/v1/auth/login", json={"email": "admin@demo.example.com", "password": "agentic-demo-password"}
+        )
+    assert response.status_code == 200, response.text

@@ -322,3 +322,42 @@ async def test_retry_from_a_step_replays_the_steps_before_it(
         f"/v1/tasks/{original.id}/retry", json={"agent_version": 9}, headers=user.headers
     )
     assert bad_version.status_code == 404
+
+
+async def test_stored_content_is_redacted_and_can_be_switched_off(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(db, user)
+    message = {"message": "write to ada@example.com today"}
+    first = (
+        await client.post(
+            "/v1/tasks", json={"agent_id": str(agent.id), "input": message}, headers=user.headers
+        )
+    ).json()
+    done = await _wait(client, first["id"], user.headers)
+    events = (await client.get(f"/v1/tasks/{first['id']}/events", headers=user.headers)).json()["items"]
+    assert "ada@example.com" not in json.dumps(events)
+    assert "ada@example.com" not in json.dumps(done["output"])
+    assert "[REDACTED:email]" in done["output"]["text"]
+
+    async with resources.sessions() as db:
+        from agentic.db.models import Organization
+
+        org = await db.get(Organization, user.org.id)
+        assert org is not None
+        org.settings = {**org.settings, "store_llm_content": False}
+        await db.commit()
+    second = (
+        await client.post(
+            "/v1/tasks", json={"agent_id": str(agent.id), "input": message}, headers=user.headers
+        )
+    ).json()
+    done = await _wait(client, second["id"], user.headers)
+    events = (await client.get(f"/v1/tasks/{second['id']}/events", headers=user.headers)).json()["items"]
+    tokens = [e["data"] for e in events if e["type"] == "llm.tokens"]
+    assert tokens
+    assert all("text" not in t and t["chars"] > 0 for t in tokens)
+    assert done["output"]["text"] is None

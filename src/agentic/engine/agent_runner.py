@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentic.db.models import AgentVersion, Organization
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
 from agentic.llm import LLMError, LLMGateway, LLMRequest, LLMResponse, Message, StreamDone, Target, TextDelta
-from agentic.services.llm import call_context
+from agentic.llm.redaction import redact
+from agentic.services.llm import call_context, stores_llm_content
 
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
 _TOKEN_BATCH = 16
@@ -56,12 +57,18 @@ def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSes
             flushed = time.monotonic()
             response: LLMResponse | None = None
             context = call_context(org, agent_id=ctx.task.agent_id, task_id=ctx.task.id, step_key=info.key)
+            store_content = stores_llm_content(org)
+
+            def stored(text: str) -> dict[str, Any]:
+                # Content is redacted before it is stored; an organisation may forbid storing it at all.
+                return {"text": redact(text)} if store_content else {"chars": len(text)}
+
             try:
                 async for chunk in gateway.stream(request, targets=targets, context=context):
                     if isinstance(chunk, TextDelta):
                         buffer.append(chunk.text)
                         if len(buffer) >= _TOKEN_BATCH or time.monotonic() - flushed > _TOKEN_FLUSH_S:
-                            await ctx.event("llm.tokens", {"step": info.key, "text": "".join(buffer)})
+                            await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
                             buffer, flushed = [], time.monotonic()
                     elif isinstance(chunk, StreamDone):
                         response = chunk.response
@@ -70,10 +77,10 @@ def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSes
                     f"{exc.code}: {exc.message}", retryable=exc.retryable or exc.fallback
                 ) from exc
             if buffer:
-                await ctx.event("llm.tokens", {"step": info.key, "text": "".join(buffer)})
+                await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
             assert response is not None  # noqa: S101  # a finished stream always ends with StreamDone
             return {
-                "content": response.content,
+                "content": redact(response.content) if store_content else None,
                 "provider": response.provider,
                 "model": response.model,
                 "finish_reason": response.finish_reason,

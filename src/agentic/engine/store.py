@@ -48,7 +48,7 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff with full jitter between attempts."""
+    """Exponential backoff between attempts, jittered between half and all of the ceiling."""
 
     base_s: float = 1.0
     max_s: float = 300.0
@@ -691,7 +691,7 @@ async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uu
 
 
 async def cancel_requested(session: AsyncSession, *, lease: Lease) -> bool:
-    """True if someone asked to cancel the task (polled by the worker; Redis/NOTIFY make it prompt later)."""
+    """True if someone asked to cancel the task (checked at each step boundary, besides the watcher)."""
     return (
         await session.scalar(select(Task.cancel_requested_at).where(Task.id == lease.task_id))
     ) is not None

@@ -16,9 +16,9 @@ from agentic.services.audit import record_audit_event
 
 DEMO_ORG_SLUG = "demo"
 DEMO_USERS = (
-    ("admin@demo.agentic.local", "Demo Admin", Role.ADMIN),
-    ("operator@demo.agentic.local", "Demo Operator", Role.OPERATOR),
-    ("user@demo.agentic.local", "Demo User", Role.USER),
+    ("admin@demo.example.com", "Demo Admin", Role.ADMIN),
+    ("operator@demo.example.com", "Demo Operator", Role.OPERATOR),
+    ("user@demo.example.com", "Demo User", Role.USER),
 )
 
 

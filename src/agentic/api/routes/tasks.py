@@ -150,7 +150,7 @@ async def get_task(task_id: uuid.UUID, principal: Reader, session: SessionDep) -
 
 @router.post("/tasks/{task_id}/cancel", responses=error_responses(403, 404, 409), summary="Cancel a task")
 async def cancel_task(task_id: uuid.UUID, principal: Runner, session: SessionDep) -> TaskOut:
-    """Own tasks; anyone's with tasks:manage (operators). Running tasks stop at their next step boundary."""
+    """Own tasks; anyone's with tasks:manage (operators). A running task is interrupted within a second."""
     task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
     if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
         raise PermissionDenied("Only the task's creator or an operator can cancel it.")
