@@ -41,7 +41,8 @@ async def test_a_new_task_starts_without_waiting_for_the_poll(slow_polling: http
     started = time.monotonic()
     task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
     while (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["started_at"] is None:
-        assert time.monotonic() - started < 0.3, "the task waited for the poll"
+        # Far below the 5 s poll (latency itself is measured by the benchmark, not asserted on a busy CI box).
+        assert time.monotonic() - started < 2.0, "the task waited for the poll"
         await asyncio.sleep(0.01)
 
 

@@ -23,7 +23,7 @@ from agentic.workers.runtime import Job
 log = get_logger("agentic.engine")
 
 # How often a worker looks for cancellation requests of the tasks it runs (the 1-second promise).
-_CANCEL_POLL_S = 0.25
+_CANCEL_POLL_S = 0.1
 
 
 class EngineSource:
