@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -361,3 +362,34 @@ async def test_stored_content_is_redacted_and_can_be_switched_off(
     assert tokens
     assert all("text" not in t and t["chars"] > 0 for t in tokens)
     assert done["output"]["text"] is None
+
+
+async def test_agent_at_its_limit_rejects_when_asked_to(
+    client: httpx.AsyncClient, db: AsyncSession, user: Account
+) -> None:
+    agent = Agent(org_id=user.org.id, owner_id=user.user.id, name="Solo", latest_version=1)
+    db.add(agent)
+    await db.flush()
+    db.add(
+        AgentVersion(
+            org_id=user.org.id,
+            agent_id=agent.id,
+            version=1,
+            config={
+                "model": {"provider": "mock", "name": "echo"},
+                "policies": {"max_concurrent_runs": 1, "on_limit": "reject"},
+            },
+        )
+    )
+    await db.commit()
+    first = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    await db.execute(
+        update(Task)
+        .where(Task.id == uuid.UUID(first["id"]))
+        .values(state=TaskState.RUNNING, lease_owner="w", attempt=1)
+    )
+    await db.commit()
+    busy = await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)
+    assert busy.status_code == 429
+    assert busy.json()["error"]["code"] == "agent_busy"
+    assert busy.headers["retry-after"] == "5"

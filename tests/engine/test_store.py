@@ -412,3 +412,61 @@ async def test_a_wait_that_times_out_applies_its_default(
     await _run_until(sessions, finished)
     done = await _state(sessions, task.id)
     assert done.output == {"steps": [{"timed_out": True, "signal": {"approved": False}}]}
+
+
+async def test_per_agent_limit_holds_while_other_agents_proceed(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    org_id = agent[0]
+    async with sessions() as session:
+        free_agent = Agent(org_id=org_id, name="free")
+        session.add(free_agent)
+        await session.flush()
+        free_version = AgentVersion(org_id=org_id, agent_id=free_agent.id, version=1, config={})
+        session.add(free_version)
+        await session.commit()
+        free = (org_id, free_agent.id, free_version.id)
+    limited = [(await _enqueue(sessions, agent, concurrency_limit=2)).id for _ in range(6)]
+    others = [(await _enqueue(sessions, free)).id for _ in range(4)]
+
+    async def claimer(worker: str) -> list[Any]:
+        async with sessions() as session:
+            return [
+                lease.task_id for lease in await store.claim(session, worker_id=worker, limit=10, lease_s=30)
+            ]
+
+    claimed = [t for got in await asyncio.gather(*(claimer(f"w{i}") for i in range(4))) for t in got]
+    assert len([t for t in claimed if t in limited]) == 2  # exactly the limit, even with concurrent claimers
+    assert {t for t in claimed if t in others} == set(others)  # the other agent is not held back
+    async with sessions() as session:
+        assert await store.claim(session, worker_id="w9", limit=10, lease_s=30) == []
+        running = await session.get(Task, next(t for t in claimed if t in limited))
+        assert running is not None
+        assert running.lease_owner is not None
+        lease = store.Lease(task_id=running.id, attempt=running.attempt, worker_id=running.lease_owner)
+        await store.complete(session, lease=lease, output=None)
+    async with sessions() as session:
+        again = await store.claim(session, worker_id="w9", limit=10, lease_s=30)
+    assert [lease.task_id in limited for lease in again] == [True]  # one slot freed, one more runs
+
+
+async def test_claims_are_fair_across_organisations(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    big = [(await _enqueue(sessions, agent)).id for _ in range(10)]
+    async with sessions() as session:
+        small_org = Organization(name="Small", slug="small", settings={})
+        session.add(small_org)
+        await session.flush()
+        small_agent = Agent(org_id=small_org.id, name="s")
+        session.add(small_agent)
+        await session.flush()
+        small_version = AgentVersion(org_id=small_org.id, agent_id=small_agent.id, version=1, config={})
+        session.add(small_version)
+        await session.commit()
+        small = (small_org.id, small_agent.id, small_version.id)
+    late = [(await _enqueue(sessions, small)).id for _ in range(2)]  # queued after the big backlog
+    async with sessions() as session:
+        first = [lease.task_id for lease in await store.claim(session, worker_id="w", limit=4, lease_s=30)]
+    assert set(late) <= set(first)  # the small organisation is served in the first round, not after 10 tasks
+    assert len([t for t in first if t in big]) == 2

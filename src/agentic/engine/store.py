@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Uuid, and_, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
@@ -114,6 +115,7 @@ async def enqueue(
     max_attempts: int = 3,
     policy: dict[str, Any] | None = None,
     timeout_s: int | None = None,
+    concurrency_limit: int | None = None,
     created_by_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
@@ -132,6 +134,7 @@ async def enqueue(
         max_attempts=max_attempts,
         policy=policy or {},
         timeout_s=timeout_s,
+        concurrency_limit=concurrency_limit,
         created_by_id=created_by_id,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
@@ -147,25 +150,108 @@ async def enqueue(
     return task
 
 
-async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: float) -> list[Lease]:
-    """Take up to `limit` runnable tasks for `worker_id`, oldest first within priority, and commit.
+def _candidates(now: dt.datetime, limit: int) -> Any:
+    """The next runnable tasks, fair across organisations and within every agent's concurrency limit.
 
-    PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` lets any number of workers claim concurrently without
-    waiting on each other or taking the same task. SQLite: one statement under its single-writer lock.
+    Ranked per organisation (each organisation's best task, then each one's second best, …) so that one
+    organisation's backlog cannot starve the others; priority and age order the tasks within an organisation.
+    A task of an agent with a limit is a candidate only while its rank among the agent's queued tasks plus the
+    agent's running tasks stays within the limit.
+    """
+    running = (
+        select(Task.agent_id.label("agent_id"), func.count().label("running"))
+        .where(Task.state == TaskState.RUNNING)
+        .group_by(Task.agent_id)
+        .subquery()
+    )
+    order = (Task.priority.desc(), Task.run_at, Task.id)
+    queued = (
+        select(
+            Task.id.label("id"),
+            Task.priority.label("priority"),
+            Task.run_at.label("run_at"),
+            Task.concurrency_limit.label("cap"),
+            func.row_number().over(partition_by=Task.org_id, order_by=order).label("org_rank"),
+            func.row_number().over(partition_by=Task.agent_id, order_by=order).label("agent_rank"),
+            func.coalesce(running.c.running, 0).label("running"),
+        )
+        .outerjoin(running, running.c.agent_id == Task.agent_id)
+        .where(Task.state == TaskState.QUEUED, Task.run_at <= now)
+        .subquery()
+    )
+    return (
+        select(queued.c.id)
+        .where(or_(queued.c.cap.is_(None), queued.c.agent_rank + queued.c.running <= queued.c.cap))
+        .order_by(queued.c.org_rank, queued.c.priority.desc(), queued.c.run_at, queued.c.id)
+        .limit(limit)
+    )
+
+
+async def _within_limits_postgres(session: AsyncSession, ids: list[uuid.UUID], limit: int) -> list[uuid.UUID]:
+    """Lock the candidates and trim them to the agents' free slots, exact under concurrent claimers.
+
+    Window functions cannot carry FOR UPDATE, so candidates are locked afterwards (SKIP LOCKED: another worker
+    took them). Claimers of the same limited agent then serialise on a transaction-scoped advisory lock and
+    recount that agent's running tasks, which now include every concurrent claim already committed.
+    """
+    if not ids:
+        return []
+    # Lock in the candidates' fair order and only as many as needed: rows another claimer holds are skipped
+    # and the next free ones taken, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would.
+    in_fair_order = func.array_position(literal(ids, type_=postgresql.ARRAY(Uuid)), Task.id)
+    locked = (
+        await session.execute(
+            select(Task.id, Task.agent_id, Task.concurrency_limit)
+            .where(Task.id.in_(ids), Task.state == TaskState.QUEUED)
+            .order_by(in_fair_order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    by_id = {row.id: row for row in locked}
+    limited = sorted({row.agent_id for row in locked if row.concurrency_limit is not None})
+    free: dict[uuid.UUID, int] = {}
+    for agent_id in limited:  # sorted: every claimer takes the locks in the same order (no deadlock)
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(str(agent_id), 0))))
+        running = await session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.agent_id == agent_id, Task.state == TaskState.RUNNING)
+        )
+        cap = min(r.concurrency_limit for r in locked if r.agent_id == agent_id)
+        free[agent_id] = max(cap - int(running or 0), 0)
+    kept: list[uuid.UUID] = []
+    for task_id in ids:  # keep the fair order of the candidates
+        row = by_id.get(task_id)
+        if row is None:
+            continue
+        if row.agent_id in free:
+            if free[row.agent_id] == 0:
+                continue
+            free[row.agent_id] -= 1
+        kept.append(task_id)
+        if len(kept) == limit:
+            break
+    return kept
+
+
+async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: float) -> list[Lease]:
+    """Take up to `limit` runnable tasks for `worker_id`, fairly across organisations, and commit.
+
+    PostgreSQL: candidates are locked with `FOR UPDATE SKIP LOCKED`, so any number of workers claim
+    concurrently without waiting on each other or taking the same task. SQLite: one statement under its
+    single-writer lock. Either way no agent ever runs more tasks than its concurrency limit.
     """
     if limit <= 0:
         return []
     now = utcnow()
-    runnable = (
-        select(Task.id)
-        .where(Task.state == TaskState.QUEUED, Task.run_at <= now)
-        .order_by(Task.priority.desc(), Task.run_at, Task.id)
-        .limit(limit)
-    )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Lock the rows first, then update exactly those: with `UPDATE … WHERE id IN (SELECT … LIMIT n FOR
-        # UPDATE SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
-        ids = list((await session.scalars(runnable.with_for_update(skip_locked=True))).all())
+        # Lock, trim, then update exactly those ids: with `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE
+        # SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
+        # Over-fetch: concurrent claimers see the same top candidates, and SKIP LOCKED leaves each of them
+        # whatever the others have not locked yet.
+        overfetched = _candidates(now, limit * 4 + 16)
+        ids = await _within_limits_postgres(session, list((await session.scalars(overfetched)).all()), limit)
         if not ids:
             await session.commit()
             return []
@@ -173,7 +259,7 @@ async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: f
     else:
         # SQLite has one writer at a time: a single UPDATE over the subquery is atomic (a separate SELECT
         # first would leave a stale read snapshot that cannot be upgraded to a write).
-        chosen = Task.id.in_(runnable.scalar_subquery())
+        chosen = Task.id.in_(_candidates(now, limit).scalar_subquery())
     rows = (
         await session.execute(
             update(Task)

@@ -8,15 +8,22 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import Agent, AgentVersion, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
 from agentic.db.types import utcnow
 from agentic.engine import store
-from agentic.errors import Conflict, InvalidInput, NotFound
+from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
 from agentic.services.audit import Actor
+
+
+class AgentBusy(AgenticError):
+    """The agent is at its concurrency limit and its policy is to reject, not queue."""
+
+    code = "agent_busy"
+    status_code = 429
 
 
 class IdempotencyConflict(Conflict):
@@ -68,6 +75,19 @@ async def create_task(
     if version is None:
         raise InvalidInput("The agent has no version to run.")
     policies = dict((version.config or {}).get("policies") or {})
+    cap = policies.get("max_concurrent_runs")
+    if cap is not None and policies.get("on_limit") == "reject":
+        running = await session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.agent_id == agent.id, Task.state == TaskState.RUNNING)
+        )
+        if int(running or 0) >= int(cap):
+            raise AgentBusy(
+                f"The agent already runs {cap} task(s), its limit; try again later.",
+                details={"max_concurrent_runs": int(cap)},
+                headers={"Retry-After": "5"},
+            )
     assert actor.org_id is not None  # noqa: S101
     try:
         task = await store.enqueue(
@@ -82,6 +102,7 @@ async def create_task(
             max_attempts=int(policies.get("max_attempts", 3)),
             policy={k: policies[k] for k in ("backoff_base_s", "backoff_max_s") if k in policies},
             timeout_s=policies.get("timeout_s"),
+            concurrency_limit=int(cap) if cap is not None else None,
             created_by_id=actor.user_id,
             idempotency_key=idempotency_key,
             request_hash=fingerprint if idempotency_key else None,

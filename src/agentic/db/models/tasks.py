@@ -62,6 +62,8 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     # Retry policy frozen at creation: {"backoff_base_s", "backoff_max_s"}.
     policy: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     timeout_s: Mapped[int | None] = mapped_column(Integer)
+    # The agent's max concurrent runs when the task was created (None: unlimited); claims never exceed it.
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
     # The sequence number of the newest event; bumped in the same transaction as the event it numbers.
     last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)
