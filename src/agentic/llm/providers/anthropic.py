@@ -8,9 +8,7 @@ from typing import Any, cast
 
 import httpx2
 
-from agentic.llm.errors import (
-    LLMError,
-)
+from agentic.llm.errors import LLMError
 from agentic.llm.providers._sdk_errors import translate_sdk_error
 from agentic.llm.types import (
     FinishReason,
