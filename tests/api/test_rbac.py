@@ -233,6 +233,34 @@ def _dead_task(suffix: str) -> Recipe:
     return recipe
 
 
+async def _schedule_id(world: World, caller: Account) -> uuid.UUID:
+    from agentic.services.schedules import create_schedule
+
+    schedule = await create_schedule(
+        world.db,
+        actor=Actor(user_id=caller.user.id, org_id=world.org.id),
+        agent_id=await _agent(world),
+        name="nightly",
+        cron="0 3 * * *",
+        timezone="UTC",
+        input={},
+        priority=0,
+        enabled=True,
+    )
+    return schedule.id
+
+
+async def _create_schedule(world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/schedules", {"agent_id": str(await _agent(world)), "name": "hourly", "cron": "0 * * * *"}
+
+
+def _own_schedule(body: Any = None) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        return f"/v1/schedules/{await _schedule_id(world, caller)}", body
+
+    return recipe
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -272,6 +300,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/dead-letters"): _org("/v1/dead-letters"),
     ("POST", "/v1/dead-letters/{task_id}/requeue"): _dead_task("/requeue"),
     ("DELETE", "/v1/dead-letters/{task_id}"): _dead_task(""),
+    ("GET", "/v1/schedules"): _org("/v1/schedules"),
+    ("POST", "/v1/schedules"): _create_schedule,
+    ("GET", "/v1/schedules/{schedule_id}"): _own_schedule(),
+    ("PATCH", "/v1/schedules/{schedule_id}"): _own_schedule({"enabled": False}),
+    ("DELETE", "/v1/schedules/{schedule_id}"): _own_schedule(),
 }
 
 

@@ -24,7 +24,12 @@ from tests.support.accounts import Account, make_account, make_org
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-async def make_agent(db: AsyncSession, account: Account, model: dict[str, Any] | None = None) -> Agent:
+async def make_agent(
+    db: AsyncSession,
+    account: Account,
+    model: dict[str, Any] | None = None,
+    policies: dict[str, Any] | None = None,
+) -> Agent:
     agent = Agent(org_id=account.org.id, owner_id=account.user.id, name="Echo", latest_version=1)
     db.add(agent)
     await db.flush()
@@ -36,7 +41,8 @@ async def make_agent(db: AsyncSession, account: Account, model: dict[str, Any] |
             config={
                 "model": model or {"provider": "mock", "name": "echo", "options": {"tokens_per_second": 400}},
                 "system_prompt": "Repeat.",
-                "policies": {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02},
+                "policies": {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02}
+                | (policies or {}),
             },
         )
     )
@@ -148,6 +154,60 @@ async def test_failing_model_retries_then_dead_and_operator_requeues(
         await client.delete(f"/v1/dead-letters/{done['id']}", headers=operator.headers)
     ).status_code == 204
     assert (await client.get(f"/v1/tasks/{done['id']}", headers=operator.headers)).status_code == 404
+
+
+async def test_the_llm_error_class_meets_the_agents_retry_policy(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(
+            db,
+            user,
+            {"provider": "mock", "name": "fixed", "options": {"fail": {"status": 500}}},
+            {"max_attempts": 5, "non_retryable_errors": ["provider_unavailable"]},
+        )
+    resources.llm.settings = resources.llm.settings.model_copy(update={"max_retries": 0})
+    created = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    done = await _wait(client, created["id"], user.headers)
+    assert (done["state"], done["attempt"]) == ("failed", 1)
+    assert done["error"]["code"] == "provider_unavailable"
+
+
+async def test_every_attempts_log_lines_carry_the_creating_requests_trace(
+    live: tuple[httpx.AsyncClient, Resources], log_lines: Any
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(db, user)
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    created = await client.post(
+        "/v1/tasks",
+        json={"agent_id": str(agent.id), "input": {"message": "hi"}},
+        headers={**user.headers, "traceparent": traceparent, "x-request-id": "req-trace-1"},
+    )
+    body = created.json()
+    assert (body["traceparent"], body["request_id"]) == (traceparent, "req-trace-1")
+    assert (await _wait(client, body["id"], user.headers))["state"] == "succeeded"
+    attempt_lines = [line for line in log_lines() if line.get("task_id") == body["id"]]
+    assert any(line["event"] == "engine.attempt_started" for line in attempt_lines)
+    for line in attempt_lines:
+        assert line["request_id"] == "req-trace-1"
+        assert line["traceparent"] == traceparent
+        assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    # An invalid header is ignored (W3C), and a task created without one starts its own trace.
+    for header in ({"traceparent": "00-zz-bad"}, {}):
+        other = (
+            await client.post(
+                "/v1/tasks", json={"agent_id": str(agent.id)}, headers={**user.headers, **header}
+            )
+        ).json()
+        assert other["traceparent"].startswith("00-")
+        assert other["traceparent"] != traceparent
+        assert len(other["traceparent"]) == 55
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +36,7 @@ class Tenants:
     b_key_id: uuid.UUID
     b_credential_id: uuid.UUID
     b_task_id: uuid.UUID
+    b_schedule_id: uuid.UUID
 
 
 @pytest.fixture
@@ -76,6 +78,19 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         input={},
         created_by_id=b_admin.user.id,
     )
+    from agentic.services.schedules import create_schedule
+
+    b_schedule = await create_schedule(
+        db,
+        actor=Actor(user_id=b_admin.user.id, org_id=b_org.id),
+        agent_id=b_agent.id,
+        name="beta nightly",
+        cron="0 3 * * *",
+        timezone="UTC",
+        input={},
+        priority=0,
+        enabled=True,
+    )
     return Tenants(
         a_org=a_org,
         a_admin=a_admin,
@@ -87,6 +102,7 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_key_id=b_key_id,
         b_credential_id=credential.id,
         b_task_id=b_task.id,
+        b_schedule_id=b_schedule.id,
     )
 
 
@@ -105,15 +121,17 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "key_id": tenants.b_key_id,
         "credential_id": tenants.b_credential_id,
         "task_id": tenants.b_task_id,
+        "schedule_id": tenants.b_schedule_id,
     }
     # B's objects addressed through A's own organisation path: still B's objects.
     mixed_ids = {**b_ids, "org_id": tenants.a_org.id}
     # Valid bodies, so that each call gets past validation to the lookup that must fail.
-    bodies: dict[tuple[str, str], dict[str, str]] = {
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PATCH", "/v1/orgs/{org_id}"): {"name": "pwned"},
         ("PATCH", "/v1/orgs/{org_id}/members/{user_id}"): {"role": "admin"},
         ("POST", "/v1/orgs/{org_id}/invitations"): {"email": "x@example.com", "role": "admin"},
         ("POST", "/v1/tasks/{task_id}/signals"): {"key": "approval"},
+        ("PATCH", "/v1/schedules/{schedule_id}"): {"enabled": False},
     }
     checked = 0
     for credentials in (tenants.a_admin.headers, {"authorization": f"Bearer {tenants.a_key}"}):

@@ -292,6 +292,40 @@ async def test_retries_exhausted_go_dead_and_fatal_errors_fail(
     assert failed.error["code"] == "unknown_runner"
 
 
+async def test_the_agent_policy_decides_which_error_classes_are_retried(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    fast = {"backoff_base_s": 0.01, "backoff_max_s": 0.01}
+    only_rate_limits = {**fast, "retryable_errors": ["rate_limited"]}
+    # A transient error of a class the agent does not retry fails at once …
+    transient = await _enqueue(
+        sessions, agent, input={"steps": [{"key": "s", "fail_times": 9}]}, policy=only_rate_limits
+    )
+    # … and a class it lists is retried even when the error itself says it is final.
+    listed = await _enqueue(
+        sessions,
+        agent,
+        input={"steps": [{"key": "s", "fail_times": 1, "fatal": True, "code": "rate_limited"}]},
+        policy=only_rate_limits,
+    )
+    never = await _enqueue(
+        sessions,
+        agent,
+        input={"steps": [{"key": "s", "fail_times": 9, "code": "timeout"}]},
+        policy={**fast, "non_retryable_errors": ["timeout"]},
+    )
+    await _run_all(sessions)
+    assert [
+        (t.state, t.attempt) for t in [await _state(sessions, x.id) for x in (transient, listed, never)]
+    ] == [
+        (TaskState.FAILED, 1),
+        (TaskState.SUCCEEDED, 2),
+        (TaskState.FAILED, 1),
+    ]
+    assert store.retry_decision(None, "anything", True) is True
+    assert store.retry_decision({}, "anything", False) is False
+
+
 async def test_many_tasks_through_the_worker_runtime(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
 from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, setup, system, tasks
+from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, schedules, setup, system, tasks
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
 from agentic.engine.worker import engine_source
@@ -35,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     llm.router,
     tasks.router,
+    schedules.router,
 )
 
 

@@ -14,7 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.db.models import AgentVersion, Organization
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
-from agentic.llm import LLMError, LLMGateway, LLMRequest, LLMResponse, Message, StreamDone, Target, TextDelta
+from agentic.llm import (
+    AllTargetsFailed,
+    LLMError,
+    LLMGateway,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamDone,
+    Target,
+    TextDelta,
+)
 from agentic.llm.redaction import redact
 from agentic.services.llm import call_context, stores_llm_content
 
@@ -73,8 +83,11 @@ def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSes
                     elif isinstance(chunk, StreamDone):
                         response = chunk.response
             except LLMError as exc:
+                # The LLM error's class (rate_limited, timeout, …) is what an agent's retry policy names; when
+                # the whole fallback chain failed, the class is that of the final error.
+                cause = exc.last if isinstance(exc, AllTargetsFailed) else exc
                 raise StepFailed(
-                    f"{exc.code}: {exc.message}", retryable=exc.retryable or exc.fallback
+                    exc.message, retryable=exc.retryable or exc.fallback, code=cause.code
                 ) from exc
             if buffer:
                 await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})

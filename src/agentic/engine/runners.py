@@ -150,7 +150,7 @@ class Runner(Protocol):
 
 
 async def scripted_runner(ctx: RunContext) -> Any:
-    """`test.scripted`: runs `input.steps`, each `{"key", "sleep_ms", "output", "fail_times", "fatal"}`.
+    """`test.scripted`: runs `input.steps`: `{"key", "sleep_ms", "output", "fail_times", "fatal", "code"}`.
 
     With `input.effects_file`, every executed (not replayed) step appends a line there: a side effect observed
     outside the process, which is how crash tests prove no completed step ran twice.
@@ -174,7 +174,11 @@ async def scripted_runner(ctx: RunContext) -> Any:
             if spec.get("sleep_ms"):
                 await asyncio.sleep(float(spec["sleep_ms"]) / 1000)
             if info.attempt <= int(spec.get("fail_times", 0)):
-                raise StepFailed(f"scripted failure of {info.key}", retryable=not spec.get("fatal"))
+                raise StepFailed(
+                    f"scripted failure of {info.key}",
+                    retryable=not spec.get("fatal"),
+                    code=str(spec.get("code", "step_failed")),
+                )
             if effects:
                 line = (
                     json.dumps({"task": str(ctx.task.id), "step": info.key, "attempt": info.attempt}) + "\n"

@@ -60,6 +60,22 @@ class Backoff:
         return (rng or random).uniform(ceiling / 2, ceiling)  # jitter, not security
 
 
+def retry_decision(policy: dict[str, Any] | None, code: str, retryable: bool) -> bool:
+    """Whether a failure with `code` is retried under the task's policy.
+
+    By default the error decides (`retryable`). An agent may list the error classes it wants retried
+    (`retryable_errors`, replacing the default for every code) and classes it never wants retried
+    (`non_retryable_errors`, e.g. `timeout` for an agent whose calls are expensive).
+    """
+    policy = policy or {}
+    if code in (policy.get("non_retryable_errors") or ()):
+        return False
+    listed = policy.get("retryable_errors")
+    if listed is not None:
+        return code in listed
+    return retryable
+
+
 def backoff_of(task: Task) -> Backoff:
     """The task's frozen backoff policy."""
     policy = task.policy or {}
@@ -408,11 +424,16 @@ async def complete(session: AsyncSession, *, lease: Lease, output: Any) -> None:
 
 
 async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], retryable: bool) -> TaskState:
-    """Record a failed attempt (fenced): requeued with backoff, `dead` when exhausted, `failed` if final."""
+    """Record a failed attempt (fenced): requeued with backoff, `dead` when exhausted, `failed` if final.
+
+    Whether the failure is retried is the error's call (`retryable`) unless the task's policy lists error
+    classes (see `retry_decision`).
+    """
     task = await session.get(Task, lease.task_id, populate_existing=True)
     if task is None:
         raise LeaseLost(f"task {lease.task_id} vanished")
     now = utcnow()
+    retryable = retry_decision(task.policy, str(error.get("code", "")), retryable)
     if not retryable:
         target = TaskState.FAILED
     elif lease.attempt >= task.max_attempts:

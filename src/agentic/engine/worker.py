@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import WorkerSettings
@@ -18,6 +19,8 @@ from agentic.engine.store import Lease, LeaseLost
 from agentic.engine.wakeups import Wakeups
 from agentic.logging import get_logger
 from agentic.resources import Resources
+from agentic.services import schedules
+from agentic.tracing import trace_id
 from agentic.workers.runtime import Job
 
 log = get_logger("agentic.engine")
@@ -97,11 +100,16 @@ class EngineSource:
                 job.cancel()
 
     async def _reap(self) -> None:
+        # Housekeeping any worker may do, concurrently with the others: recover expired leases, apply the
+        # defaults of timed-out waits, and queue the runs of cron schedules that are due.
         async with self._sessions() as session:
             recovered = await store.reap(session)
             woken = await store.wake_expired_waits(session)
+            fired = await schedules.fire_due(session)
         if recovered or woken:
             log.info("engine.reaped", tasks=recovered, waits_timed_out=woken)
+        if recovered or woken or any(f.task_id for f in fired):
+            await self._wakeups.notify()
 
     # --- claiming and running -------------------------------------------------------------------------------
 
@@ -152,9 +160,24 @@ class EngineSource:
             )
             runner = self._runners.get(task.runner)
             timeout_s = task.timeout_s
+            # Every log line of this attempt, on whichever worker, carries the creating request's IDs.
+            trace = {
+                "task_id": str(task.id),
+                "attempt": lease.attempt,
+                "request_id": task.request_id,
+                "traceparent": task.traceparent,
+                "trace_id": trace_id(task.traceparent),
+            }
+        with structlog.contextvars.bound_contextvars(**trace):
+            await self._execute_traced(lease, info, runner, task.runner, timeout_s)
+
+    async def _execute_traced(
+        self, lease: Lease, info: TaskInfo, runner: Runner | None, runner_name: str, timeout_s: int | None
+    ) -> None:
+        log.info("engine.attempt_started", runner=runner_name)
         try:
             if runner is None:
-                raise StepFailed(f"no runner named {task.runner!r}", retryable=False, code="unknown_runner")
+                raise StepFailed(f"no runner named {runner_name!r}", retryable=False, code="unknown_runner")
             ctx = RunContext(task=info, lease=lease, sessions=self._sessions)
             async with asyncio.timeout(timeout_s):
                 output = await runner(ctx)

@@ -65,6 +65,7 @@ class TaskOut(BaseModel):
     cancel_requested: bool
     created_by_id: uuid.UUID | None
     request_id: str | None
+    traceparent: str | None = None
     parent_task_id: uuid.UUID | None = None
 
 

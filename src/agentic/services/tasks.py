@@ -18,6 +18,9 @@ from agentic.engine import store
 from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
 from agentic.services.audit import Actor
 
+# The parts of an agent's policies a task keeps for its whole life (retries read them on any worker).
+_FROZEN_POLICY = ("backoff_base_s", "backoff_max_s", "retryable_errors", "non_retryable_errors")
+
 
 class AgentBusy(AgenticError):
     """The agent is at its concurrency limit and its policy is to reject, not queue."""
@@ -40,7 +43,9 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 async def create_task(
     session: AsyncSession,
     *,
-    actor: Actor,
+    org_id: uuid.UUID,
+    created_by_id: uuid.UUID | None,
+    request_id: str | None,
     agent_id: uuid.UUID,
     input: dict[str, Any],
     priority: int,
@@ -88,11 +93,10 @@ async def create_task(
                 details={"max_concurrent_runs": int(cap)},
                 headers={"Retry-After": "5"},
             )
-    assert actor.org_id is not None  # noqa: S101
     try:
         task = await store.enqueue(
             session,
-            org_id=actor.org_id,
+            org_id=org_id,
             agent_id=agent.id,
             agent_version_id=version.id,
             input=input,
@@ -100,13 +104,13 @@ async def create_task(
             priority=priority,
             run_at=run_at,
             max_attempts=int(policies.get("max_attempts", 3)),
-            policy={k: policies[k] for k in ("backoff_base_s", "backoff_max_s") if k in policies},
+            policy={k: policies[k] for k in _FROZEN_POLICY if k in policies},
             timeout_s=policies.get("timeout_s"),
             concurrency_limit=int(cap) if cap is not None else None,
-            created_by_id=actor.user_id,
+            created_by_id=created_by_id,
             idempotency_key=idempotency_key,
             request_hash=fingerprint if idempotency_key else None,
-            request_id=actor.request_id,
+            request_id=request_id,
             traceparent=traceparent,
         )
     except IntegrityError:

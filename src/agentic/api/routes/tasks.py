@@ -33,6 +33,7 @@ from agentic.schemas.tasks import (
 )
 from agentic.security.permissions import Permission
 from agentic.services import tasks as service
+from agentic.tracing import new_traceparent, parse_traceparent
 
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
 
@@ -65,6 +66,7 @@ def task_out(task: Task) -> TaskOut:
         cancel_requested=task.cancel_requested_at is not None,
         created_by_id=task.created_by_id,
         request_id=task.request_id,
+        traceparent=task.traceparent,
         parent_task_id=task.parent_task_id,
     )
 
@@ -97,21 +99,24 @@ async def create_task(
     settings: SettingsDep,
     resources: ResourcesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-    traceparent: Annotated[str | None, Header(max_length=55)] = None,
+    traceparent: Annotated[str | None, Header(max_length=256)] = None,
 ) -> TaskOut:
     """201 new; 200 when `Idempotency-Key` repeats an earlier identical request; 409 when it differs."""
     if body.run_at is not None and body.run_at.tzinfo is None:
         raise InvalidInput("`run_at` needs a time zone.", details=[{"loc": ["body", "run_at"]}])
     task, created = await service.create_task(
         session,
-        actor=principal.actor(),
+        org_id=principal.org_id,
+        created_by_id=principal.user_id,
+        request_id=principal.meta.request_id,
         agent_id=body.agent_id,
         input=body.input,
         priority=body.priority,
         run_at=body.run_at,
         idempotency_key=idempotency_key,
         idempotency_window_s=settings.worker.idempotency_window_s,
-        traceparent=traceparent,
+        # An invalid header is ignored (W3C); without one the task starts a trace of its own.
+        traceparent=parse_traceparent(traceparent) or new_traceparent(),
     )
     if created:
         await resources.wakeups.notify()

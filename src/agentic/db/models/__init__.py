@@ -7,6 +7,7 @@ from agentic.db.models.auth import AuthSession, EmailToken, EmailTokenPurpose, I
 from agentic.db.models.enums import AgentVisibility, AttemptStatus, Role, StepStatus, TaskState
 from agentic.db.models.identity import ApiKey, Membership, Organization, User
 from agentic.db.models.llm import ProviderCredential
+from agentic.db.models.schedules import Schedule
 from agentic.db.models.tasks import Task, TaskAttempt, TaskEvent, TaskStep
 from agentic.db.models.usage import UsageRecord
 
@@ -26,6 +27,7 @@ __all__ = [
     "Organization",
     "ProviderCredential",
     "Role",
+    "Schedule",
     "StepStatus",
     "Task",
     "TaskAttempt",

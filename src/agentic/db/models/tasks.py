@@ -59,7 +59,7 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     state: Mapped[TaskState] = mapped_column(StrEnumType(TaskState), default=TaskState.QUEUED)
     # Which runner executes the task: "agent" (the agent loop) or a built-in one (e.g. "test.scripted").
     runner: Mapped[str] = mapped_column(String(64), default="agent")
-    # Retry policy frozen at creation: {"backoff_base_s", "backoff_max_s"}.
+    # Retry policy frozen at creation: backoff bounds and retried error classes (store.retry_decision).
     policy: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     timeout_s: Mapped[int | None] = mapped_column(Integer)
     # The agent's max concurrent runs when the task was created (None: unlimited); claims never exceed it.
