@@ -293,6 +293,7 @@ def worker(
         resources = Resources.open(settings)
         try:
             await _check_schema(resources)
+            resources.start()
             runtime = WorkerRuntime(settings.worker, source=engine_source(resources))
             runtime.start()
             console.print(f"Worker {runtime.worker_id} running (concurrency {settings.worker.concurrency}).")

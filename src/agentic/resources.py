@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.engine.wakeups import Wakeups
+from agentic.engine.signals import SIGNALS_KEY, PostgresTransport, RedisTransport, Signals, Transport
 from agentic.llm.gateway import LLMGateway
 from agentic.mail import Mailer, create_mailer
 from agentic.security.encryption import SecretBox
@@ -46,7 +46,7 @@ class Resources:
     hasher: TokenHasher
     throttle: Throttle
     mailer: Mailer
-    wakeups: Wakeups
+    signals: Signals
     secret_box: SecretBox
     credentials: DatabaseCredentials
     llm: LLMGateway
@@ -67,7 +67,13 @@ class Resources:
             )
         # Read once: in dev it lives in a file in the data directory.
         secret_key = settings.secret_key()
-        sessions = create_session_factory(engine)
+        transport: Transport | None = None
+        if redis is not None:
+            transport = RedisTransport(redis)
+        elif settings.database_backend == "postgresql":
+            transport = PostgresTransport(settings.database_url)
+        signals = Signals(transport)
+        sessions = create_session_factory(engine, info={SIGNALS_KEY: signals})
         box = SecretBox(secret_key, purpose="credentials")
         credentials = DatabaseCredentials(sessions, box)
         return cls(
@@ -83,12 +89,17 @@ class Resources:
             hasher=TokenHasher(secret_key),
             throttle=Throttle(settings.redis.url, redis),
             mailer=create_mailer(settings),
-            wakeups=Wakeups(redis),
+            signals=signals,
             redis=redis,
         )
 
+    def start(self) -> None:
+        """Start the background parts (listening for other processes' signals)."""
+        self.signals.start()
+
     async def close(self) -> None:
         """Release every handle."""
+        await self.signals.stop()
         await self.llm.aclose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
         app.state.resources = resources
         runtime: WorkerRuntime | None = None
         try:
+            resources.start()
             await run_first_start(resources)
             if with_workers:
                 runtime = WorkerRuntime(settings.worker, source=engine_source(resources))

@@ -65,6 +65,11 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Session factory; objects stay usable after commit (we map them to schemas after committing)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Session factory; objects stay usable after commit (we map them to schemas after committing).
+
+    `info` is copied into every session's `info` (the process's signal hub rides there).
+    """
+    return async_sessionmaker(engine, expire_on_commit=False, info=dict(info or {}))

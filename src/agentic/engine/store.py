@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
 from agentic.db.types import utcnow
+from agentic.engine.signals import CANCEL, EVENTS, WAKE, note
 from agentic.engine.states import check_transition, sources_of
 
 
@@ -104,6 +105,7 @@ async def append_event(
     )
     if seq is None:
         raise LookupError(f"task {task_id} does not exist")
+    note(session, EVENTS, str(task_id))  # live followers read it once it is committed
     session.add(TaskEvent(task_id=task_id, seq=seq, type=type, attempt=attempt, data=data or {}))
     return int(seq)
 
@@ -162,6 +164,8 @@ async def enqueue(
     session.add(task)
     await session.flush()
     await append_event(session, task_id=task.id, type="task.created", data={"runner": runner})
+    if task.run_at <= utcnow():
+        note(session, WAKE)  # runnable now: a worker starts it at once instead of at its next poll
     await session.commit()
     return task
 
@@ -483,6 +487,7 @@ async def release(session: AsyncSession, *, lease: Lease, reason: str) -> None:
     await append_event(
         session, task_id=lease.task_id, type="task.released", data={"reason": reason}, attempt=lease.attempt
     )
+    note(session, WAKE)  # another worker may take it now
     await session.commit()
 
 
@@ -500,12 +505,14 @@ async def request_cancel(session: AsyncSession, *, task_id: uuid.UUID) -> TaskSt
         await append_event(session, task_id=task_id, type="task.cancelled")
         await session.commit()
         return TaskState.CANCELLED
-    await session.execute(
+    flagged = await session.execute(
         update(Task)
         .where(Task.id == task_id, Task.state == TaskState.RUNNING, Task.cancel_requested_at.is_(None))
         .values(cancel_requested_at=now)
         .execution_options(synchronize_session=False)
     )
+    if flagged.rowcount == 1:  # type: ignore[attr-defined]
+        note(session, CANCEL, str(task_id))  # the worker running it stops it now, not at its next poll
     await session.commit()
     state = await session.scalar(select(Task.state).where(Task.id == task_id))
     if state is None:
@@ -638,6 +645,7 @@ async def _resolve_wait(
         .execution_options(synchronize_session=False)
     )
     await append_event(session, task_id=task_id, type=f"task.{how}", data={"step": step_key})
+    note(session, WAKE)
     return True
 
 

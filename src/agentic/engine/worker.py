@@ -15,8 +15,8 @@ from agentic.db.models import Task
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
 from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
+from agentic.engine.signals import SIGNALS_KEY, Signals
 from agentic.engine.store import Lease, LeaseLost
-from agentic.engine.wakeups import Wakeups
 from agentic.logging import get_logger
 from agentic.resources import Resources
 from agentic.services import schedules
@@ -27,6 +27,7 @@ log = get_logger("agentic.engine")
 
 # How often a worker looks for cancellation requests of the tasks it runs (the 1-second promise).
 _CANCEL_POLL_S = 0.1
+_CANCEL_SIGNALLED_POLL_S = 1.0
 
 
 class EngineSource:
@@ -38,10 +39,14 @@ class EngineSource:
         settings: WorkerSettings,
         *,
         runners: dict[str, Runner] | None = None,
-        wakeups: Wakeups | None = None,
+        signals: Signals | None = None,
     ) -> None:
         self._sessions = sessions
-        self._wakeups = wakeups or Wakeups()
+        # The hub the session factory reports commits to, so that this worker hears what its own writes
+        # (and the API's, in the same process) signal.
+        shared = sessions.kw.get("info", {}).get(SIGNALS_KEY)
+        self._signals = signals or (shared if isinstance(shared, Signals) else Signals())
+        self._unsubscribe: Any = None
         self._settings = settings
         self._runners = dict(RUNNERS) | (runners or {})
         self._background: list[asyncio.Task[None]] = []
@@ -54,22 +59,27 @@ class EngineSource:
 
     async def wait_for_work(self, timeout_s: float) -> None:
         """Return when work may be waiting (a wake-up) or after `timeout_s`."""
-        await self._wakeups.wait(timeout_s)
+        await self._signals.wait_for_work(timeout_s)
 
     def start(self, worker_id: str) -> None:
-        """Start the heartbeat, reaper and cancellation loops, and listen for wake-ups."""
-        self._wakeups.start()
+        """Start the heartbeat, reaper and cancellation loops, and listen for cancellation signals."""
         self._stopping.clear()
+        self._unsubscribe = self._signals.on_cancel(self._cancel_signalled)
+        # The cancellation poll is the fallback for signals that cannot reach us (several processes on one
+        # SQLite file); with a transport it only catches a signal lost in transit.
+        cancel_poll_s = _CANCEL_SIGNALLED_POLL_S if self._signals.crosses_processes else _CANCEL_POLL_S
         self._background = [
             asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
             asyncio.create_task(self._every(self._settings.reap_interval_s, self._reap)),
-            asyncio.create_task(self._every(_CANCEL_POLL_S, self._watch_cancellations, worker_id)),
+            asyncio.create_task(self._every(cancel_poll_s, self._watch_cancellations, worker_id)),
         ]
 
     async def stop(self) -> None:
         """Stop the loops (leases of unfinished work then expire, or were released by the runtime)."""
         self._stopping.set()
-        await self._wakeups.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -94,10 +104,14 @@ class EngineSource:
         async with self._sessions() as session:
             requested = await store.cancellations_for(session, worker_id=worker_id)
         for task_id in requested:
-            job = self._running.get(task_id)
-            if job is not None and task_id not in self._cancelling:
-                self._cancelling.add(task_id)
-                job.cancel()
+            self._cancel_signalled(task_id)
+
+    def _cancel_signalled(self, task_id: uuid.UUID) -> None:
+        # Only sent once the request is committed; the job records the cancellation, fenced by its lease.
+        job = self._running.get(task_id)
+        if job is not None and task_id not in self._cancelling:
+            self._cancelling.add(task_id)
+            job.cancel()
 
     async def _reap(self) -> None:
         # Housekeeping any worker may do, concurrently with the others: recover expired leases, apply the
@@ -106,10 +120,8 @@ class EngineSource:
             recovered = await store.reap(session)
             woken = await store.wake_expired_waits(session)
             fired = await schedules.fire_due(session)
-        if recovered or woken:
-            log.info("engine.reaped", tasks=recovered, waits_timed_out=woken)
-        if recovered or woken or any(f.task_id for f in fired):
-            await self._wakeups.notify()
+        if recovered or woken or fired:
+            log.info("engine.reaped", tasks=recovered, waits_timed_out=woken, schedules_fired=len(fired))
 
     # --- claiming and running -------------------------------------------------------------------------------
 
@@ -142,7 +154,7 @@ class EngineSource:
         finally:
             self._running.pop(lease.task_id, None)
             self._cancelling.discard(lease.task_id)
-            self._wakeups.poke()  # a slot is free: claim the next task now, not at the next poll
+            self._signals.poke()  # a slot is free: claim the next task now, not at the next poll
 
     async def _execute(self, lease: Lease) -> None:
         """Run one claimed task to its next state; every outcome is written fenced by the lease."""
@@ -244,5 +256,5 @@ def engine_source(resources: Resources) -> EngineSource:
         resources.sessions,
         resources.settings.worker,
         runners={"agent": make_agent_runner(resources.llm, resources.sessions)},
-        wakeups=resources.wakeups,
+        signals=resources.signals,
     )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentic.db.models import Agent, AgentVersion, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
 from agentic.db.types import utcnow
 from agentic.engine import store
+from agentic.engine.signals import WAKE, note
 from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
 from agentic.services.audit import Actor
 
@@ -327,6 +328,7 @@ async def requeue_dead(session: AsyncSession, *, task: Task, actor: Actor) -> Ta
         .execution_options(synchronize_session=False)
     )
     await store.append_event(session, task_id=task.id, type="task.requeued", data={"by": str(actor.user_id)})
+    note(session, WAKE)
     actor.audit(session, "task.requeued", target_type="task", target_id=str(task.id))
     await session.commit()
     await session.refresh(task)

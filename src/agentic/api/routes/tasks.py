@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -17,6 +19,7 @@ from agentic.api.deps import ResourcesDep, SessionDep, SettingsDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
 from agentic.db.models import Task, TaskEvent, TaskState
+from agentic.engine.signals import Signals
 from agentic.engine.states import TERMINAL
 from agentic.errors import InvalidInput, PermissionDenied
 from agentic.schemas.common import error_responses
@@ -43,6 +46,7 @@ Operator = Annotated[Principal, require(Permission.TASKS_MANAGE)]
 
 # How often a live event stream looks for new events, and sends a keep-alive comment.
 _FOLLOW_POLL_S = 0.2
+_FOLLOW_SIGNALLED_POLL_S = 2.0
 _KEEPALIVE_S = 15.0
 
 
@@ -97,7 +101,6 @@ async def create_task(
     principal: Runner,
     session: SessionDep,
     settings: SettingsDep,
-    resources: ResourcesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     traceparent: Annotated[str | None, Header(max_length=256)] = None,
 ) -> TaskOut:
@@ -118,9 +121,7 @@ async def create_task(
         # An invalid header is ignored (W3C); without one the task starts a trace of its own.
         traceparent=parse_traceparent(traceparent) or new_traceparent(),
     )
-    if created:
-        await resources.wakeups.notify()
-    else:
+    if not created:
         response.status_code = status.HTTP_200_OK
     return task_out(task)
 
@@ -190,7 +191,6 @@ async def retry_task(
         input=body.input,
         agent_version=body.agent_version,
     )
-    await resources.wakeups.notify()
     return task_out(retried)
 
 
@@ -200,15 +200,12 @@ async def retry_task(
     responses=error_responses(403, 404, 409),
     summary="Resume a waiting task (an input, an approval, an external event)",
 )
-async def signal_task(
-    task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep, resources: ResourcesDep
-) -> TaskOut:
+async def signal_task(task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep) -> TaskOut:
     """Own tasks; anyone's with tasks:manage. 409 when the task is not waiting for `key`."""
     task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
     if task.created_by_id != principal.user_id and not principal.can(Permission.TASKS_MANAGE):
         raise PermissionDenied("Only the task's creator or an operator can signal it.")
     await service.signal_task(session, task=task, key=body.key, payload=body.payload, actor=principal.actor())
-    await resources.wakeups.notify()
     await session.refresh(task)
     return task_out(task)
 
@@ -246,36 +243,44 @@ async def task_events(
             raise InvalidInput("Last-Event-ID must be an event sequence number.")
         start = int(last_event_id)
     return StreamingResponse(
-        _follow(resources.sessions, task_id, start),
+        _follow(resources.sessions, resources.signals, task_id, start),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
 async def _follow(
-    sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID, after_seq: int
+    sessions: async_sessionmaker[AsyncSession], signals: Signals, task_id: uuid.UUID, after_seq: int
 ) -> AsyncIterator[bytes]:
-    """Server-sent events after `after_seq`: the backlog from the database, then new events as they land."""
+    """Server-sent events after `after_seq`: the backlog from the database, then new events as they land.
+
+    New events are announced by a signal (from this process, or another one through Redis or PostgreSQL
+    NOTIFY); the database is read again on each signal, and also every poll interval in case one was lost.
+    """
+    # Slow polls when signals cross processes; quick ones when a worker elsewhere cannot tell us.
+    poll_s = _FOLLOW_SIGNALLED_POLL_S if signals.crosses_processes else _FOLLOW_POLL_S
     last = after_seq
-    idle = 0.0
-    while True:
-        async with sessions() as session:
-            events = await service.list_events(session, task_id=task_id, after_seq=last, limit=500)
-            state = await session.scalar(select(Task.state).where(Task.id == task_id))
-        for event in events:
-            last = event.seq
-            payload = json.dumps(_event_out(event).model_dump(mode="json"))
-            yield f"id: {event.seq}\nevent: {event.type}\ndata: {payload}\n\n".encode()
-        if events:
-            idle = 0.0
-            continue
-        if state is None or state in TERMINAL or state is TaskState.DEAD:
-            return  # finished, and every event was sent
-        await asyncio.sleep(_FOLLOW_POLL_S)
-        idle += _FOLLOW_POLL_S
-        if idle >= _KEEPALIVE_S:
-            idle = 0.0
-            yield b": keep-alive\n\n"
+    quiet_since = time.monotonic()
+    async with signals.follow(task_id) as changed:
+        while True:
+            changed.clear()  # before reading: a signal raised while we read is not lost
+            async with sessions() as session:
+                events = await service.list_events(session, task_id=task_id, after_seq=last, limit=500)
+                state = await session.scalar(select(Task.state).where(Task.id == task_id))
+            for event in events:
+                last = event.seq
+                payload = json.dumps(_event_out(event).model_dump(mode="json"))
+                yield f"id: {event.seq}\nevent: {event.type}\ndata: {payload}\n\n".encode()
+            if events:
+                quiet_since = time.monotonic()
+                continue
+            if state is None or state in TERMINAL or state is TaskState.DEAD:
+                return  # finished, and every event was sent
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=poll_s)
+            if time.monotonic() - quiet_since >= _KEEPALIVE_S:
+                quiet_since = time.monotonic()
+                yield b": keep-alive\n\n"
 
 
 @router.get("/tasks/{task_id}/steps", responses=error_responses(404), summary="The task's checkpointed steps")
@@ -342,13 +347,10 @@ async def dead_letters(
 @router.post(
     "/dead-letters/{task_id}/requeue", responses=error_responses(404, 409), summary="Requeue a dead task"
 )
-async def requeue(
-    task_id: uuid.UUID, principal: Operator, session: SessionDep, resources: ResourcesDep
-) -> TaskOut:
+async def requeue(task_id: uuid.UUID, principal: Operator, session: SessionDep) -> TaskOut:
     """Operators and admins: the task gets fresh attempts and resumes from its checkpoints."""
     task = await service.get_task(session, task_id=task_id, owner_id=None)
     requeued = await service.requeue_dead(session, task=task, actor=principal.actor())
-    await resources.wakeups.notify()
     return task_out(requeued)
 
 

@@ -1,0 +1,291 @@
+"""Signals: "there may be work", "cancel this task", "this task has new events" — delivered at once.
+
+The database stays the only source of truth; signals only save the wait for the next poll. A lost signal
+costs latency, never a task: every listener also polls, slowly when a transport carries signals between
+processes and quickly when none does.
+
+Signals are raised by the store as side notes of a transaction (`note`) and sent only once that transaction
+commits (a SQLAlchemy `after_commit` hook), so nobody is woken for a change they cannot see yet. In the
+process they are dispatched at once; to other processes they go through Redis pub/sub when Redis is
+configured, else PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else nowhere (embedded default).
+Outgoing signals are batched per event-loop turn: one round trip carries everything raised meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from agentic.logging import get_logger
+
+log = get_logger("agentic.engine.signals")
+
+WAKE = "agentic_wake"
+CANCEL = "agentic_cancel"
+EVENTS = "agentic_events"
+CHANNELS = (WAKE, CANCEL, EVENTS)
+
+# Keys in `Session.info`: the process's Signals (set by the session factory) and the notes of the transaction.
+SIGNALS_KEY = "agentic.signals"
+_NOTES_KEY = "agentic.signal_notes"
+# Every external call has a timeout; a signal that cannot be sent in this time is dropped (polls catch up).
+_SEND_TIMEOUT_S = 2.0
+
+Deliver = Callable[[str, str], None]
+
+
+class Transport(Protocol):
+    """Carries signals between processes."""
+
+    name: str
+
+    async def publish(self, batch: dict[str, set[str]]) -> None:
+        """Send every payload of every channel."""
+        ...
+
+    async def listen(self, deliver: Deliver) -> None:
+        """Deliver other processes' signals until cancelled (reconnecting as needed)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class RedisTransport:
+    """Redis pub/sub (shares the process's Redis client)."""
+
+    name = "redis"
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, batch: dict[str, set[str]]) -> None:
+        """One pipelined round trip for the whole batch."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, payloads in batch.items():
+                for payload in payloads:
+                    pipe.publish(channel, payload)
+            await pipe.execute()
+
+    async def listen(self, deliver: Deliver) -> None:
+        """Subscribe to every channel; resubscribe after a connection loss."""
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(*CHANNELS)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            deliver(_text(message["channel"]), _text(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: the polls carry on until it is back
+                log.warning("signals.listen_failed", transport=self.name, error=_describe(exc))
+                await asyncio.sleep(1)
+
+    async def aclose(self) -> None:
+        """The Redis client belongs to the process's resources, which close it."""
+
+
+class PostgresTransport:
+    """PostgreSQL LISTEN/NOTIFY on two dedicated connections (one listens, one sends)."""
+
+    name = "postgresql"
+
+    def __init__(self, database_url: str) -> None:
+        # asyncpg takes a plain libpq URL: drop SQLAlchemy's "+asyncpg" driver suffix.
+        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._sender: Any = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, batch: dict[str, set[str]]) -> None:
+        """One statement per channel; NOTIFY payloads are delivered in commit order."""
+        async with self._lock:
+            if self._sender is None or self._sender.is_closed():
+                self._sender = await self._connect()
+            try:
+                for channel, payloads in batch.items():
+                    await self._sender.execute(
+                        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", channel, sorted(payloads)
+                    )
+            except Exception:
+                await self._drop_sender()
+                raise
+
+    async def listen(self, deliver: Deliver) -> None:
+        """LISTEN on every channel; reconnect when the connection drops."""
+
+        def on_notify(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+            deliver(channel, payload)
+
+        while True:
+            conn: Any = None
+            try:
+                conn = await self._connect()
+                for channel in CHANNELS:
+                    await conn.add_listener(channel, on_notify)
+                while not conn.is_closed():
+                    await asyncio.sleep(5)
+                    async with asyncio.timeout(_SEND_TIMEOUT_S):
+                        await conn.execute("SELECT 1")  # notice a dead connection, not just a closed one
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("signals.listen_failed", transport=self.name, error=_describe(exc))
+                await asyncio.sleep(1)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+
+    async def aclose(self) -> None:
+        """Close the sending connection."""
+        async with self._lock:
+            await self._drop_sender()
+
+    async def _connect(self) -> Any:
+        import asyncpg  # noqa: PLC0415  # only processes on PostgreSQL need it
+
+        return await asyncpg.connect(self._dsn, timeout=_SEND_TIMEOUT_S)
+
+    async def _drop_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.terminate()
+            self._sender = None
+
+
+class Signals:
+    """The process's signal hub: local dispatch at once, other processes through the transport."""
+
+    def __init__(self, transport: Transport | None = None) -> None:
+        self.transport = transport
+        self._work = asyncio.Event()
+        self._followers: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._cancel_handlers: list[Callable[[uuid.UUID], None]] = []
+        self._outbox: dict[str, set[str]] = defaultdict(set)
+        self._flushing: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def crosses_processes(self) -> bool:
+        """True when other processes hear our signals (so their polls may be slow)."""
+        return self.transport is not None
+
+    # --- raising -----------------------------------------------------------------------------------------
+
+    def emit(self, channel: str, payload: str = "") -> None:
+        """Dispatch a signal here now, and queue it for the other processes."""
+        self._dispatch(channel, payload)
+        if self.transport is None:
+            return
+        self._outbox[channel].add(payload)
+        if self._flushing is None or self._flushing.done():
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody else can be listening either
+                self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    def poke(self) -> None:
+        """Wake this process's workers only (a slot became free)."""
+        self._work.set()
+
+    async def _flush(self) -> None:
+        assert self.transport is not None  # noqa: S101
+        while self._outbox:
+            batch, self._outbox = self._outbox, defaultdict(set)
+            try:
+                async with asyncio.timeout(_SEND_TIMEOUT_S):
+                    await self.transport.publish(batch)
+            except Exception as exc:  # a lost signal costs latency, never a task
+                log.warning("signals.publish_failed", transport=self.transport.name, error=_describe(exc))
+
+    # --- listening ---------------------------------------------------------------------------------------
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Return on a wake-up or after `timeout_s`, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout=timeout_s)
+        self._work.clear()
+
+    def on_cancel(self, handler: Callable[[uuid.UUID], None]) -> Callable[[], None]:
+        """Call `handler(task_id)` when a task's cancellation is requested; returns an unsubscriber."""
+        self._cancel_handlers.append(handler)
+        return lambda: self._cancel_handlers.remove(handler)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, task_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever the task gets new events (clear it before reading the database)."""
+        changed = asyncio.Event()
+        key = str(task_id)
+        self._followers[key].add(changed)
+        try:
+            yield changed
+        finally:
+            self._followers[key].discard(changed)
+            if not self._followers[key]:
+                del self._followers[key]
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        if channel == WAKE:
+            self._work.set()
+        elif channel == EVENTS:
+            for changed in self._followers.get(payload, ()):
+                changed.set()
+        elif channel == CANCEL:
+            try:
+                task_id = uuid.UUID(payload)
+            except ValueError:
+                return
+            for handler in list(self._cancel_handlers):
+                handler(task_id)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen for other processes' signals (no-op without a transport)."""
+        if self.transport is not None and self._listener is None:
+            self._listener = asyncio.create_task(self.transport.listen(self._dispatch))
+
+    async def stop(self) -> None:
+        """Send what is queued, stop listening and close the transport."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        if self.transport is not None:
+            await self.transport.aclose()
+
+
+def note(session: Any, channel: str, payload: str = "") -> None:
+    """Raise a signal when the session's transaction commits (dropped if it rolls back)."""
+    session.info.setdefault(_NOTES_KEY, []).append((channel, payload))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_notes(session: Session) -> None:
+    notes = session.info.pop(_NOTES_KEY, None)
+    signals = session.info.get(SIGNALS_KEY)
+    if notes and isinstance(signals, Signals):
+        for channel, payload in dict.fromkeys(notes):  # each distinct signal once, in order
+            signals.emit(channel, payload)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_notes(session: Session) -> None:
+    session.info.pop(_NOTES_KEY, None)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
