@@ -8,6 +8,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -119,7 +120,12 @@ async def test_only_committed_changes_are_signalled(settings: Settings) -> None:
             version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={})
             session.add(version)
             await session.commit()
-        ids = {"org_id": org.id, "agent_id": agent.id, "agent_version_id": version.id, "input": {}}
+        ids: dict[str, Any] = {
+            "org_id": org.id,
+            "agent_id": agent.id,
+            "agent_version_id": version.id,
+            "input": {},
+        }
 
         async with sessions() as session:
             task = await store.enqueue(session, **ids, run_at=utcnow() + dt.timedelta(hours=1))
