@@ -268,13 +268,13 @@ async def test_sigterm_finishes_work_within_grace_and_releases_the_rest(
     tmp_path: Path, database_url: str
 ) -> None:
     effects = tmp_path / "effects.jsonl"
-    quick = await _seed(database_url, 2, [{"key": "short", "sleep_ms": 300}], effects)
+    quick = await _seed(database_url, 2, [{"key": "short", "sleep_ms": 1000}], effects)
     env = agentic_env(
         tmp_path / "w", database_url, **(FAST_RECOVERY | {"AGENTIC_WORKER_SHUTDOWN_GRACE_S": "5"})
     )
     worker = start_cli("worker", "--concurrency", "4", env=env, log_path=tmp_path / "w.log")
     try:
-        await _until_event(database_url, "step.started")
+        await _until_event(database_url, "task.started")  # mid-step: steps start with the attempt
         worker.send_signal(signal.SIGTERM)  # stop claiming, let the running steps finish
         assert worker.wait(timeout=20) == 0
     finally:
@@ -294,7 +294,7 @@ async def test_sigterm_past_grace_releases_tasks_to_another_worker(tmp_path: Pat
     )
     worker = start_cli("worker", "--concurrency", "4", env=env, log_path=tmp_path / "w.log")
     try:
-        await _until_event(database_url, "step.started")
+        await _until_event(database_url, "task.started")  # mid-step: steps start with the attempt
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=20) == 0
     finally:

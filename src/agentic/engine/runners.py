@@ -18,9 +18,15 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentic.db.models import StepStatus
 from agentic.db.types import utcnow
 from agentic.engine import store
+from agentic.engine.checkpoints import CheckpointWriter
 from agentic.engine.store import Lease
+
+# A step shorter than this is stored in one commit when it ends (start and result together); a longer one
+# gets its start recorded, and streamed to watchers, once this time has passed.
+STEP_START_RECORD_AFTER_S = 1.0
 
 
 class StepFailed(Exception):
@@ -68,11 +74,28 @@ class TaskInfo:
 class RunContext:
     """Handed to a runner: checkpointed steps, events and cancellation checks, all fenced by the lease."""
 
-    def __init__(self, *, task: TaskInfo, lease: Lease, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        *,
+        task: TaskInfo,
+        lease: Lease,
+        sessions: async_sessionmaker[AsyncSession],
+        may_have_steps: bool = True,
+        checkpoints: CheckpointWriter | None = None,
+    ) -> None:
         self.task = task
         self.lease = lease
         self._sessions = sessions
+        self._checkpoints = checkpoints
         self._position = 0
+        # Steps stored by earlier attempts, read once per attempt (a first attempt has none to read).
+        self._stored: dict[str, store.StepRecord] | None = None if may_have_steps else {}
+
+    async def _stored_steps(self) -> dict[str, store.StepRecord]:
+        if self._stored is None:
+            async with self._sessions() as session:
+                self._stored = await store.load_steps(session, task_id=self.task.id)
+        return self._stored
 
     async def step(
         self,
@@ -84,38 +107,48 @@ class RunContext:
         input: Any = None,
         timeout_s: float | None = None,
     ) -> Any:
-        """Run `fn` once across all attempts: replay its stored result if it already completed."""
+        """Run `fn` once across all attempts: replay its stored result if it already completed.
+
+        A step that finishes within `STEP_START_RECORD_AFTER_S` is stored with both of its events in one
+        commit when it ends; a longer one also gets its start recorded (and streamed) once that time has
+        passed. Cancellation interrupts `fn` itself (the worker cancels the attempt), not just the boundary.
+        """
         self._position += 1
-        async with self._sessions() as session:
-            if await store.cancel_requested(session, lease=self.lease):
-                raise Cancelled
-            done = await store.completed_step(session, task_id=self.task.id, step_key=key)
-            if done is not None:
-                return done.output
-            await store.start_step(
-                session,
-                lease=self.lease,
-                step_key=key,
-                position=self._position,
-                kind=kind,
-                name=name or key,
-                input=input,
-            )
+        stored = await self._stored_steps()
+        previous = stored.get(key)
+        if previous is not None and previous.status == StepStatus.SUCCEEDED:
+            return previous.output
+        step = _StepWrite(
+            ctx=self,
+            key=key,
+            position=self._position,
+            kind=kind,
+            name=name or key,
+            input=input,
+            exists=previous is not None,
+        )
         info = StepInfo(
             key=key, idempotency_key=store.step_idempotency_key(self.task.id, key), attempt=self.lease.attempt
         )
+        timer = asyncio.get_running_loop().call_later(STEP_START_RECORD_AFTER_S, step.record_start)
         try:
             async with asyncio.timeout(timeout_s):
                 output = await fn(info)
         except TimeoutError:
-            await self._finish(
-                key, error={"code": "step_timeout", "message": f"step {key} exceeded {timeout_s}s"}
-            )
+            timer.cancel()
+            await step.finish(error={"code": "step_timeout", "message": f"step {key} exceeded {timeout_s}s"})
             raise StepFailed(f"step {key} timed out", code="step_timeout") from None
         except StepFailed as exc:
-            await self._finish(key, error={"code": exc.code, "message": str(exc)})
+            timer.cancel()
+            await step.finish(error={"code": exc.code, "message": str(exc)})
             raise
-        await self._finish(key, output=output)
+        except BaseException:
+            timer.cancel()
+            await step.abandon()
+            raise
+        timer.cancel()
+        await step.finish(output=output)
+        stored[key] = store.StepRecord(StepStatus.SUCCEEDED, output)
         return output
 
     async def wait_for(self, key: str, *, timeout_s: float, default: Any = None) -> dict[str, Any]:
@@ -125,20 +158,98 @@ class RunContext:
         first. Survives restarts: the wait is a checkpoint like any step, and replays once resolved.
         """
         self._position += 1
-        async with self._sessions() as session:
-            done = await store.completed_step(session, task_id=self.task.id, step_key=key)
-        if done is not None:
+        done = (await self._stored_steps()).get(key)
+        if done is not None and done.status == StepStatus.SUCCEEDED:
             return dict(done.output or {})
         raise WaitRequested(key, self._position, utcnow() + dt.timedelta(seconds=timeout_s), default)
-
-    async def _finish(self, key: str, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
-        async with self._sessions() as session:
-            await store.finish_step(session, lease=self.lease, step_key=key, output=output, error=error)
 
     async def event(self, type: str, data: dict[str, Any] | None = None) -> None:
         """Append an event to the task's log (fenced: a worker that lost the lease cannot write)."""
         async with self._sessions() as session:
             await store.append_event_fenced(session, lease=self.lease, type=type, data=data)
+
+
+class _StepWrite:
+    """The stored side of one running step: its start (only if it runs long) and its result."""
+
+    def __init__(
+        self, *, ctx: RunContext, key: str, position: int, kind: str, name: str, input: Any, exists: bool
+    ) -> None:
+        self.ctx, self.key, self.position, self.kind, self.name, self.input = (
+            ctx,
+            key,
+            position,
+            kind,
+            name,
+            input,
+        )
+        self.exists = exists
+        self.started_at = utcnow()
+        self._start: asyncio.Task[None] | None = None
+
+    def record_start(self) -> None:
+        """The step runs long: record its start now, in the background (the step itself is not held up)."""
+        self._start = asyncio.create_task(self._write_start())
+
+    async def _write_start(self) -> None:
+        async with self.ctx._sessions() as session:
+            await store.start_step(
+                session,
+                lease=self.ctx.lease,
+                step_key=self.key,
+                position=self.position,
+                kind=self.kind,
+                name=self.name,
+                input=self.input,
+                exists=self.exists,
+                started_at=self.started_at,
+            )
+
+    async def finish(self, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
+        """Store the result (fenced: raises `LeaseLost` when the lease was taken over)."""
+        if self._start is not None:
+            await self._start  # the start is numbered before the result, and the row exists
+            async with self.ctx._sessions() as session:
+                await store.finish_step(
+                    session, lease=self.ctx.lease, step_key=self.key, output=output, error=error
+                )
+            return
+        if self.ctx._checkpoints is not None:  # group commit with the worker's other tasks
+            await self.ctx._checkpoints.step(
+                lease=self.ctx.lease,
+                step_key=self.key,
+                position=self.position,
+                kind=self.kind,
+                name=self.name,
+                input=self.input,
+                started_at=self.started_at,
+                exists=self.exists,
+                output=output,
+                error=error,
+            )
+            self.exists = True
+            return
+        async with self.ctx._sessions() as session:
+            await store.record_step(
+                session,
+                lease=self.ctx.lease,
+                step_key=self.key,
+                position=self.position,
+                kind=self.kind,
+                name=self.name,
+                input=self.input,
+                started_at=self.started_at,
+                exists=self.exists,
+                output=output,
+                error=error,
+            )
+        self.exists = True
+
+    async def abandon(self) -> None:
+        """The attempt is being cancelled mid-step: let a start record in flight settle, store nothing."""
+        if self._start is not None:
+            self._start.cancel()
+            await asyncio.gather(self._start, return_exceptions=True)
 
 
 class Runner(Protocol):

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, and_, func, literal, or_, select, update
+from sqlalchemy import Uuid, and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, Task
 from agentic.db.types import utcnow
 from agentic.engine.signals import CANCEL, EVENTS, WAKE, note
 from agentic.engine.states import check_transition, sources_of
+from agentic.ids import new_id
 
 
 class LeaseLost(Exception):
@@ -114,8 +115,8 @@ async def append_event_fenced(
     session: AsyncSession, *, lease: Lease, type: str, data: dict[str, Any] | None = None
 ) -> int:
     """Append an event on behalf of a worker, only while it holds the lease; commit."""
-    await _fenced_update(session, lease, {"updated_at": utcnow()})
-    seq = await append_event(session, task_id=lease.task_id, type=type, data=data, attempt=lease.attempt)
+    seq = await _fenced_events(session, lease, 1)
+    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [(type, data or {})]))
     await session.commit()
     return seq
 
@@ -255,7 +256,29 @@ async def _within_limits_postgres(session: AsyncSession, ids: list[uuid.UUID], l
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed task: the lease, and what the worker needs to run it (no second read of the row)."""
+
+    lease: Lease
+    runner: str
+    input: dict[str, Any]
+    timeout_s: int | None
+    org_id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    request_id: str | None
+    traceparent: str | None
+    # A first attempt of a task that is no retry has no stored steps: nothing to load.
+    may_have_steps: bool
+
+
 async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: float) -> list[Lease]:
+    """Take up to `limit` runnable tasks for `worker_id` (see `claim_tasks`); only their leases."""
+    return [c.lease for c in await claim_tasks(session, worker_id=worker_id, limit=limit, lease_s=lease_s)]
+
+
+async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, lease_s: float) -> list[Claimed]:
     """Take up to `limit` runnable tasks for `worker_id`, fairly across organisations, and commit.
 
     PostgreSQL: candidates are locked with `FOR UPDATE SKIP LOCKED`, so any number of workers claim
@@ -291,23 +314,63 @@ async def claim(session: AsyncSession, *, worker_id: str, limit: int, lease_s: f
                 lease_expires_at=now + dt.timedelta(seconds=lease_s),
                 started_at=func.coalesce(Task.started_at, now),
                 updated_at=now,
+                last_event_seq=Task.last_event_seq + 1,  # the `task.started` event's number
             )
-            .returning(Task.id, Task.attempt)
+            .returning(
+                Task.id,
+                Task.attempt,
+                Task.last_event_seq,
+                Task.runner,
+                Task.input,
+                Task.timeout_s,
+                Task.org_id,
+                Task.agent_id,
+                Task.agent_version_id,
+                Task.request_id,
+                Task.traceparent,
+                Task.parent_task_id,
+            )
             .execution_options(synchronize_session=False)
         )
     ).all()
-    leases = [Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id) for row in rows]
-    for lease in leases:
-        session.add(TaskAttempt(task_id=lease.task_id, attempt=lease.attempt, worker_id=worker_id))
-        await append_event(
-            session,
-            task_id=lease.task_id,
-            type="task.started",
-            data={"worker": worker_id},
-            attempt=lease.attempt,
+    claimed = [
+        Claimed(
+            lease=Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id),
+            runner=row.runner,
+            input=dict(row.input or {}),
+            timeout_s=row.timeout_s,
+            org_id=row.org_id,
+            agent_id=row.agent_id,
+            agent_version_id=row.agent_version_id,
+            request_id=row.request_id,
+            traceparent=row.traceparent,
+            may_have_steps=row.attempt > 1 or row.parent_task_id is not None,
         )
+        for row in rows
+    ]
+    if claimed:
+        # One statement per table for the whole batch: the attempts, and each task's `task.started` event.
+        await session.execute(
+            _ATTEMPTS_TABLE.insert(),
+            [
+                {
+                    "id": new_id(),
+                    "task_id": c.lease.task_id,
+                    "attempt": c.lease.attempt,
+                    "worker_id": worker_id,
+                    "status": AttemptStatus.RUNNING,
+                    "started_at": now,
+                }
+                for c in claimed
+            ],
+        )
+        events = []
+        for c, row in zip(claimed, rows, strict=True):
+            events += _events(c.lease, row.last_event_seq, [("task.started", {"worker": worker_id})], now)
+            note(session, EVENTS, str(c.lease.task_id))
+        await session.execute(_EVENTS_TABLE.insert(), events)
     await session.commit()
-    return leases
+    return claimed
 
 
 async def heartbeat(session: AsyncSession, *, worker_id: str, lease_s: float) -> int:
@@ -397,6 +460,79 @@ async def _fenced_update(session: AsyncSession, lease: Lease, values: dict[str, 
         )
 
 
+_EVENTS_TABLE: Any = TaskEvent.__table__
+_STEPS_TABLE: Any = TaskStep.__table__
+_ATTEMPTS_TABLE: Any = TaskAttempt.__table__
+_TASKS: Any = Task.__table__
+# The hot path's statement, built once: building SQLAlchemy expressions costs more CPU than running them.
+_FENCE_AND_NUMBER = (
+    _TASKS.update()
+    .where(
+        _TASKS.c.id == bindparam("f_task_id"),
+        _TASKS.c.attempt == bindparam("f_attempt"),
+        _TASKS.c.lease_owner == bindparam("f_owner"),
+        _TASKS.c.state == TaskState.RUNNING,
+    )
+    .values(last_event_seq=_TASKS.c.last_event_seq + bindparam("f_count"), updated_at=bindparam("f_now"))
+    .returning(_TASKS.c.last_event_seq)
+)
+
+
+async def _fenced_events(
+    session: AsyncSession, lease: Lease, count: int, values: dict[str, Any] | None = None
+) -> int:
+    """Check the lease and reserve `count` event numbers in one statement; returns the last one reserved.
+
+    The fence, the sequence bump and any other change to the task row are one UPDATE … RETURNING, so a
+    checkpoint costs one round trip for the task row however many events it carries.
+    """
+    if values is None:
+        seq = await session.scalar(
+            _FENCE_AND_NUMBER,
+            {
+                "f_task_id": lease.task_id,
+                "f_attempt": lease.attempt,
+                "f_owner": lease.worker_id,
+                "f_count": count,
+                "f_now": utcnow(),
+            },
+        )
+    else:
+        seq = await session.scalar(
+            update(Task)
+            .where(lease.guard())
+            .values(last_event_seq=Task.last_event_seq + count, **values)
+            .returning(Task.last_event_seq)
+            .execution_options(synchronize_session=False)
+        )
+    if seq is None:
+        await session.rollback()
+        raise LeaseLost(
+            f"task {lease.task_id} attempt {lease.attempt} is no longer held by {lease.worker_id}"
+        )
+    note(session, EVENTS, str(lease.task_id))
+    return int(seq)
+
+
+def _events(
+    lease: Lease, last_seq: int, events: list[tuple[str, dict[str, Any]]], at: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Rows for `events`, numbered so that the last one gets `last_seq`."""
+    first = last_seq - len(events) + 1
+    created = at or utcnow()
+    return [
+        {
+            "task_id": lease.task_id,
+            "seq": first + i,
+            "type": type,
+            "attempt": lease.attempt,
+            "data": data,
+            "created_at": created,
+        }
+        for i, (type, data) in enumerate(events)
+    ]
+
+
 async def _finish_attempt(
     session: AsyncSession, lease: Lease, status: AttemptStatus, error: Any = None
 ) -> None:
@@ -410,9 +546,10 @@ async def _finish_attempt(
 async def complete(session: AsyncSession, *, lease: Lease, output: Any) -> None:
     """Mark the task succeeded with its output (fenced)."""
     now = utcnow()
-    await _fenced_update(
+    seq = await _fenced_events(
         session,
         lease,
+        1,
         {
             "state": TaskState.SUCCEEDED,
             "output": output,
@@ -423,7 +560,7 @@ async def complete(session: AsyncSession, *, lease: Lease, output: Any) -> None:
         },
     )
     await _finish_attempt(session, lease, AttemptStatus.SUCCEEDED)
-    await append_event(session, task_id=lease.task_id, type="task.succeeded", attempt=lease.attempt)
+    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [("task.succeeded", {})], now))
     await session.commit()
 
 
@@ -715,44 +852,86 @@ async def completed_step(session: AsyncSession, *, task_id: uuid.UUID, step_key:
     )
 
 
-async def start_step(
-    session: AsyncSession, *, lease: Lease, step_key: str, position: int, kind: str, name: str, input: Any
-) -> TaskStep:
-    """Record that a step starts (fenced); a step left running by a crashed attempt is taken over."""
-    await _fenced_update(session, lease, {"updated_at": utcnow()})
-    step = await session.scalar(
-        select(TaskStep).where(TaskStep.task_id == lease.task_id, TaskStep.step_key == step_key)
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """What a runner needs to know about a step stored by an earlier attempt."""
+
+    status: StepStatus
+    output: Any
+
+
+async def load_steps(session: AsyncSession, *, task_id: uuid.UUID) -> dict[str, StepRecord]:
+    """Every step the task has stored (one query when an attempt starts, instead of one per step)."""
+    rows = await session.execute(
+        select(TaskStep.step_key, TaskStep.status, TaskStep.output).where(TaskStep.task_id == task_id)
     )
-    if step is None:
-        step = TaskStep(
-            task_id=lease.task_id,
-            step_key=step_key,
-            position=position,
-            kind=kind,
-            name=name,
-            attempt=lease.attempt,
-            idempotency_key=step_idempotency_key(lease.task_id, step_key),
-            input=input,
-            status=StepStatus.RUNNING,
+    return {key: StepRecord(status, output) for key, status, output in rows}
+
+
+def _step_row(
+    lease: Lease, *, step_key: str, position: int, kind: str, name: str, input: Any, started_at: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "task_id": lease.task_id,
+        "step_key": step_key,
+        "position": position,
+        "kind": kind,
+        "name": name,
+        "attempt": lease.attempt,
+        "idempotency_key": step_idempotency_key(lease.task_id, step_key),
+        "input": input,
+        "started_at": started_at,
+    }
+
+
+async def _upsert_step(session: AsyncSession, row: dict[str, Any], *, exists: bool) -> None:
+    # A step left behind by an earlier attempt (crashed mid-step, or failed) is taken over, not duplicated.
+    if exists:
+        key = {"task_id": row["task_id"], "step_key": row["step_key"]}
+        values = {k: v for k, v in row.items() if k not in key}
+        await session.execute(
+            update(TaskStep)
+            .where(TaskStep.task_id == key["task_id"], TaskStep.step_key == key["step_key"])
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        session.add(step)
     else:
-        step.attempt, step.status, step.input, step.error, step.started_at = (
-            lease.attempt,
-            StepStatus.RUNNING,
-            input,
-            None,
-            utcnow(),
-        )
-    await append_event(
+        await session.execute(_STEPS_TABLE.insert(), [{"id": new_id(), **row}])
+
+
+async def start_step(
+    session: AsyncSession,
+    *,
+    lease: Lease,
+    step_key: str,
+    position: int,
+    kind: str,
+    name: str,
+    input: Any,
+    exists: bool | None = None,
+    started_at: dt.datetime | None = None,
+) -> None:
+    """Record that a step is running (fenced): for steps that take a while, so watchers see them start.
+
+    `exists` says whether an earlier attempt stored the step (looked up when not given).
+    """
+    started_at = started_at or utcnow()
+    seq = await _fenced_events(session, lease, 1)
+    if exists is None:
+        exists = await _step_exists(session, lease.task_id, step_key)
+    row = _step_row(
+        lease, step_key=step_key, position=position, kind=kind, name=name, input=input, started_at=started_at
+    )
+    await _upsert_step(
         session,
-        task_id=lease.task_id,
-        type="step.started",
-        data={"step": step_key, "kind": kind, "name": name},
-        attempt=lease.attempt,
+        row | {"status": StepStatus.RUNNING, "output": None, "error": None, "finished_at": None},
+        exists=exists,
+    )
+    await session.execute(
+        _EVENTS_TABLE.insert(),
+        _events(lease, seq, [("step.started", {"step": step_key, "kind": kind, "name": name})], started_at),
     )
     await session.commit()
-    return step
 
 
 async def finish_step(
@@ -763,8 +942,9 @@ async def finish_step(
     output: Any = None,
     error: dict[str, Any] | None = None,
 ) -> None:
-    """Persist a step's result or error (fenced: a stale worker's result is rejected)."""
-    await _fenced_update(session, lease, {"updated_at": utcnow()})
+    """Persist the result or error of a step begun by `start_step` (fenced: a stale worker's is rejected)."""
+    now = utcnow()
+    seq = await _fenced_events(session, lease, 1)
     await session.execute(
         update(TaskStep)
         .where(
@@ -776,18 +956,64 @@ async def finish_step(
             status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
             output=output,
             error=error,
-            finished_at=utcnow(),
+            finished_at=now,
         )
         .execution_options(synchronize_session=False)
     )
-    await append_event(
-        session,
-        task_id=lease.task_id,
-        type="step.failed" if error else "step.succeeded",
-        data={"step": step_key, **({"error": error} if error else {})},
-        attempt=lease.attempt,
-    )
+    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [_step_outcome(step_key, error)], now))
     await session.commit()
+
+
+async def record_step(
+    session: AsyncSession,
+    *,
+    lease: Lease,
+    step_key: str,
+    position: int,
+    kind: str,
+    name: str,
+    input: Any,
+    started_at: dt.datetime,
+    exists: bool,
+    output: Any = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """Checkpoint a step that ran quickly: its row and both events (started, then the outcome) in one commit.
+
+    This is the engine's hot path: one fenced UPDATE of the task row that also reserves the two event
+    numbers, one write of the step, one insert of the events.
+    """
+    now = utcnow()
+    seq = await _fenced_events(session, lease, 2)
+    row = _step_row(
+        lease, step_key=step_key, position=position, kind=kind, name=name, input=input, started_at=started_at
+    )
+    status = StepStatus.FAILED if error else StepStatus.SUCCEEDED
+    await _upsert_step(
+        session, row | {"status": status, "output": output, "error": error, "finished_at": now}, exists=exists
+    )
+    events = _events(
+        lease,
+        seq,
+        [("step.started", {"step": step_key, "kind": kind, "name": name}), _step_outcome(step_key, error)],
+        now,
+    )
+    events[0]["created_at"] = started_at
+    await session.execute(_EVENTS_TABLE.insert(), events)
+    await session.commit()
+
+
+def _step_outcome(step_key: str, error: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    if error:
+        return "step.failed", {"step": step_key, "error": error}
+    return "step.succeeded", {"step": step_key}
+
+
+async def _step_exists(session: AsyncSession, task_id: uuid.UUID, step_key: str) -> bool:
+    found = await session.scalar(
+        select(TaskStep.id).where(TaskStep.task_id == task_id, TaskStep.step_key == step_key)
+    )
+    return found is not None
 
 
 async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uuid.UUID]:

@@ -11,9 +11,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import WorkerSettings
-from agentic.db.models import Task
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
+from agentic.engine.checkpoints import CheckpointWriter
 from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
 from agentic.engine.signals import SIGNALS_KEY, Signals
 from agentic.engine.store import Lease, LeaseLost
@@ -53,6 +53,7 @@ class EngineSource:
         self._stopping = asyncio.Event()
         # Running jobs by task, so a cancellation request can interrupt one mid-step.
         self._running: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        self._checkpoints = CheckpointWriter(sessions)
         self._cancelling: set[uuid.UUID] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -128,20 +129,21 @@ class EngineSource:
     async def claim(self, *, worker_id: str, limit: int) -> list[Job]:
         """Claim up to `limit` tasks and return a job for each."""
         async with self._sessions() as session:
-            leases = await store.claim(
+            claimed = await store.claim_tasks(
                 session, worker_id=worker_id, limit=limit, lease_s=self._settings.lease_s
             )
-        return [self._job(lease) for lease in leases]
+        return [self._job(c) for c in claimed]
 
-    def _job(self, lease: Lease) -> Job:
+    def _job(self, claimed: store.Claimed) -> Job:
         async def job() -> None:
-            await self.run(lease)
+            await self.run(claimed)
 
         return job
 
-    async def run(self, lease: Lease) -> None:
+    async def run(self, claimed: store.Claimed) -> None:
         """Run one claimed task; a cancellation request interrupts it mid-step (not just between steps)."""
-        job = asyncio.create_task(self._execute(lease))
+        lease = claimed.lease
+        job = asyncio.create_task(self._execute(claimed))
         self._running[lease.task_id] = job
         try:
             await asyncio.shield(job)
@@ -156,45 +158,46 @@ class EngineSource:
             self._cancelling.discard(lease.task_id)
             self._signals.poke()  # a slot is free: claim the next task now, not at the next poll
 
-    async def _execute(self, lease: Lease) -> None:
+    async def _execute(self, claimed: store.Claimed) -> None:
         """Run one claimed task to its next state; every outcome is written fenced by the lease."""
-        async with self._sessions() as session:
-            task = await session.get(Task, lease.task_id)
-            if task is None:
-                return
-            info = TaskInfo(
-                id=task.id,
-                org_id=task.org_id,
-                agent_id=task.agent_id,
-                agent_version_id=task.agent_version_id,
-                input=dict(task.input or {}),
-                attempt=lease.attempt,
-            )
-            runner = self._runners.get(task.runner)
-            timeout_s = task.timeout_s
-            # Every log line of this attempt, on whichever worker, carries the creating request's IDs.
-            trace = {
-                "task_id": str(task.id),
-                "attempt": lease.attempt,
-                "request_id": task.request_id,
-                "traceparent": task.traceparent,
-                "trace_id": trace_id(task.traceparent),
-            }
-        with structlog.contextvars.bound_contextvars(**trace):
-            await self._execute_traced(lease, info, runner, task.runner, timeout_s)
+        lease = claimed.lease
+        info = TaskInfo(
+            id=lease.task_id,
+            org_id=claimed.org_id,
+            agent_id=claimed.agent_id,
+            agent_version_id=claimed.agent_version_id,
+            input=claimed.input,
+            attempt=lease.attempt,
+        )
+        # Every log line of this attempt, on whichever worker, carries the creating request's IDs.
+        with structlog.contextvars.bound_contextvars(
+            task_id=str(lease.task_id),
+            attempt=lease.attempt,
+            request_id=claimed.request_id,
+            traceparent=claimed.traceparent,
+            trace_id=trace_id(claimed.traceparent),
+        ):
+            await self._execute_traced(claimed, info)
 
-    async def _execute_traced(
-        self, lease: Lease, info: TaskInfo, runner: Runner | None, runner_name: str, timeout_s: int | None
-    ) -> None:
-        log.info("engine.attempt_started", runner=runner_name)
+    async def _execute_traced(self, claimed: store.Claimed, info: TaskInfo) -> None:
+        lease, timeout_s = claimed.lease, claimed.timeout_s
+        runner = self._runners.get(claimed.runner)
+        log.info("engine.attempt_started", runner=claimed.runner)
         try:
             if runner is None:
-                raise StepFailed(f"no runner named {runner_name!r}", retryable=False, code="unknown_runner")
-            ctx = RunContext(task=info, lease=lease, sessions=self._sessions)
+                raise StepFailed(
+                    f"no runner named {claimed.runner!r}", retryable=False, code="unknown_runner"
+                )
+            ctx = RunContext(
+                task=info,
+                lease=lease,
+                sessions=self._sessions,
+                may_have_steps=claimed.may_have_steps,
+                checkpoints=self._checkpoints,
+            )
             async with asyncio.timeout(timeout_s):
                 output = await runner(ctx)
-            async with self._sessions() as session:
-                await store.complete(session, lease=lease, output=output)
+            await self._checkpoints.complete(lease=lease, output=output)
         except LeaseLost:
             log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
         except WaitRequested as waiting:
