@@ -100,7 +100,9 @@ class WorkerSettings(BaseSettings):
 
     model_config = _group("AGENTIC_WORKER_")
 
-    concurrency: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # Tasks mostly wait on LLMs and tools, and an in-flight task costs a coroutine, not a thread: a worker
+    # process holds a thousand at once (bench/engine.py measures 5,000 under 1 GiB).
+    concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     in_process: bool = Field(default=True, description="Run workers inside `agentic serve`.")
     poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     shutdown_grace_s: Annotated[float, Field(ge=0, le=3600)] = 30.0

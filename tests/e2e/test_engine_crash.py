@@ -211,8 +211,8 @@ async def test_three_workers_on_postgres_one_killed_its_tasks_finish_elsewhere(
     """Several worker machines share one PostgreSQL (SQLite is the single-machine default)."""
     database_url = postgres_database_url
     effects = tmp_path / "effects.jsonl"
-    total = 30
-    await _seed(database_url, total, [{"key": "work", "sleep_ms": 400}], effects)
+    total = 60  # more than the three workers hold at once (10 each), long enough for all three to start
+    await _seed(database_url, total, [{"key": "work", "sleep_ms": 1500}], effects)
     workers = {name: _start_worker(tmp_path, database_url, name) for name in ("a", "b", "c")}
     try:
         # Let every worker pick up work, then kill one in the middle of it.

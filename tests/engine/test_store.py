@@ -19,10 +19,12 @@ from agentic.db.models import (
     AgentVersion,
     AttemptStatus,
     Organization,
+    StepStatus,
     Task,
     TaskAttempt,
     TaskEvent,
     TaskState,
+    TaskStep,
 )
 from agentic.db.types import utcnow
 from agentic.engine import store
@@ -350,6 +352,59 @@ async def test_many_tasks_through_the_worker_runtime(
         "step.started",
         "step.succeeded",
         "task.succeeded",
+    ]
+
+
+async def test_a_long_step_is_seen_starting_and_a_quick_one_is_stored_in_one_commit(
+    sessions: async_sessionmaker[AsyncSession], agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentic.engine import runners
+
+    monkeypatch.setattr(runners, "STEP_START_RECORD_AFTER_S", 0.2)
+    task = await _enqueue(
+        sessions, agent, input={"steps": [{"key": "quick"}, {"key": "long", "sleep_ms": 1500}]}
+    )
+    settings = WorkerSettings(concurrency=2, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
+    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings))
+    runtime.start()
+    try:
+        seen_running = False
+        for _ in range(200):
+            async with sessions() as session:
+                steps = {
+                    s.step_key: s.status
+                    for s in (
+                        await session.scalars(select(TaskStep).where(TaskStep.task_id == task.id))
+                    ).all()
+                }
+            if steps.get("long") == StepStatus.RUNNING:
+                seen_running = True  # recorded while the step still runs
+                assert steps["quick"] == StepStatus.SUCCEEDED
+                break
+            await asyncio.sleep(0.02)
+        assert seen_running
+        for _ in range(200):
+            if (await _state(sessions, task.id)).state is TaskState.SUCCEEDED:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await runtime.stop()
+    async with sessions() as session:
+        events = (
+            await session.execute(
+                select(TaskEvent.type, TaskEvent.data)
+                .where(TaskEvent.task_id == task.id)
+                .order_by(TaskEvent.seq)
+            )
+        ).all()
+    assert [(t, d.get("step")) for t, d in events] == [
+        ("task.created", None),
+        ("task.started", None),
+        ("step.started", "quick"),
+        ("step.succeeded", "quick"),
+        ("step.started", "long"),
+        ("step.succeeded", "long"),
+        ("task.succeeded", None),
     ]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,6 +63,7 @@ class _Checkpoint:
     # A step: its row and its two events; or the task's completion (output set, no step).
     step: dict[str, Any] | None = None
     step_exists: bool = False
+    finished: bool = True
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     started_at: dt.datetime | None = None
     complete: bool = False
@@ -89,11 +90,15 @@ class CheckpointWriter:
         input: Any,
         started_at: dt.datetime,
         exists: bool,
+        phase: Literal["whole", "start", "end"] = "whole",
         output: Any = None,
         error: dict[str, Any] | None = None,
     ) -> None:
-        """Store a step that ran quickly (its row, `step.started` and its outcome); durable on return."""
-        status = StepStatus.FAILED if error else StepStatus.SUCCEEDED
+        """Store a step; durable on return.
+
+        `whole`: a step that ran quickly — its row, `step.started` and its outcome together. A long step is
+        stored in two parts: `start` (the row as running, `step.started`) while it runs, `end` when it ends.
+        """
         row = store._step_row(
             lease,
             step_key=step_key,
@@ -103,18 +108,35 @@ class CheckpointWriter:
             input=input,
             started_at=started_at,
         )
+        started = ("step.started", {"step": step_key, "kind": kind, "name": name})
+        if phase == "start":
+            row |= {"status": StepStatus.RUNNING, "output": None, "error": None}
+            events = [started]
+        else:
+            row |= {
+                "status": StepStatus.FAILED if error else StepStatus.SUCCEEDED,
+                "output": output,
+                "error": error,
+            }
+            events = (
+                [started, store._step_outcome(step_key, error)]
+                if phase == "whole"
+                else [store._step_outcome(step_key, error)]
+            )
         await self._submit(
             _Checkpoint(
                 lease=lease,
-                step=row | {"status": status, "output": output, "error": error},
+                step=row,
                 step_exists=exists,
-                events=[
-                    ("step.started", {"step": step_key, "kind": kind, "name": name}),
-                    store._step_outcome(step_key, error),
-                ],
-                started_at=started_at,
+                finished=phase != "start",
+                events=events,
+                started_at=started_at if phase != "end" else None,
             )
         )
+
+    async def event(self, *, lease: Lease, type: str, data: dict[str, Any]) -> None:
+        """Append an event (e.g. a batch of streamed tokens); durable on return."""
+        await self._submit(_Checkpoint(lease=lease, events=[(type, data)]))
 
     async def complete(self, *, lease: Lease, output: Any) -> None:
         """Mark the task succeeded with its output; durable on return."""
@@ -185,7 +207,7 @@ class CheckpointWriter:
                         {"a_task_id": lease.task_id, "a_attempt": lease.attempt, "a_now": now},
                     )
                 elif checkpoint.step is not None:
-                    row = checkpoint.step | {"finished_at": now}
+                    row = checkpoint.step | {"finished_at": now if checkpoint.finished else None}
                     if checkpoint.step_exists:
                         await store._upsert_step(session, row, exists=True)
                     else:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -86,7 +86,8 @@ class RunContext:
         self.task = task
         self.lease = lease
         self._sessions = sessions
-        self._checkpoints = checkpoints
+        # Every checkpoint goes through a writer that group-commits it with the worker's other tasks.
+        self._checkpoints = checkpoints or CheckpointWriter(sessions)
         self._position = 0
         # Steps stored by earlier attempts, read once per attempt (a first attempt has none to read).
         self._stored: dict[str, store.StepRecord] | None = None if may_have_steps else {}
@@ -165,8 +166,7 @@ class RunContext:
 
     async def event(self, type: str, data: dict[str, Any] | None = None) -> None:
         """Append an event to the task's log (fenced: a worker that lost the lease cannot write)."""
-        async with self._sessions() as session:
-            await store.append_event_fenced(session, lease=self.lease, type=type, data=data)
+        await self._checkpoints.event(lease=self.lease, type=type, data=data or {})
 
 
 class _StepWrite:
@@ -189,61 +189,33 @@ class _StepWrite:
 
     def record_start(self) -> None:
         """The step runs long: record its start now, in the background (the step itself is not held up)."""
-        self._start = asyncio.create_task(self._write_start())
+        self._start = asyncio.create_task(self._write("start"))
 
-    async def _write_start(self) -> None:
-        async with self.ctx._sessions() as session:
-            await store.start_step(
-                session,
-                lease=self.ctx.lease,
-                step_key=self.key,
-                position=self.position,
-                kind=self.kind,
-                name=self.name,
-                input=self.input,
-                exists=self.exists,
-                started_at=self.started_at,
-            )
+    async def _write(
+        self, phase: Literal["whole", "start", "end"], output: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        await self.ctx._checkpoints.step(
+            lease=self.ctx.lease,
+            step_key=self.key,
+            position=self.position,
+            kind=self.kind,
+            name=self.name,
+            input=self.input,
+            started_at=self.started_at,
+            exists=self.exists,
+            phase=phase,
+            output=output,
+            error=error,
+        )
+        self.exists = True
 
     async def finish(self, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
         """Store the result (fenced: raises `LeaseLost` when the lease was taken over)."""
         if self._start is not None:
             await self._start  # the start is numbered before the result, and the row exists
-            async with self.ctx._sessions() as session:
-                await store.finish_step(
-                    session, lease=self.ctx.lease, step_key=self.key, output=output, error=error
-                )
-            return
-        if self.ctx._checkpoints is not None:  # group commit with the worker's other tasks
-            await self.ctx._checkpoints.step(
-                lease=self.ctx.lease,
-                step_key=self.key,
-                position=self.position,
-                kind=self.kind,
-                name=self.name,
-                input=self.input,
-                started_at=self.started_at,
-                exists=self.exists,
-                output=output,
-                error=error,
-            )
-            self.exists = True
-            return
-        async with self.ctx._sessions() as session:
-            await store.record_step(
-                session,
-                lease=self.ctx.lease,
-                step_key=self.key,
-                position=self.position,
-                kind=self.kind,
-                name=self.name,
-                input=self.input,
-                started_at=self.started_at,
-                exists=self.exists,
-                output=output,
-                error=error,
-            )
-        self.exists = True
+            await self._write("end", output, error)
+        else:
+            await self._write("whole", output, error)
 
     async def abandon(self) -> None:
         """The attempt is being cancelled mid-step: let a start record in flight settle, store nothing."""

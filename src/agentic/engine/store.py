@@ -111,16 +111,6 @@ async def append_event(
     return int(seq)
 
 
-async def append_event_fenced(
-    session: AsyncSession, *, lease: Lease, type: str, data: dict[str, Any] | None = None
-) -> int:
-    """Append an event on behalf of a worker, only while it holds the lease; commit."""
-    seq = await _fenced_events(session, lease, 1)
-    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [(type, data or {})]))
-    await session.commit()
-    return seq
-
-
 async def enqueue(
     session: AsyncSession,
     *,
@@ -841,17 +831,6 @@ def step_idempotency_key(task_id: uuid.UUID, step_key: str) -> str:
     return hashlib.sha256(f"{task_id}:{step_key}".encode()).hexdigest()[:32]
 
 
-async def completed_step(session: AsyncSession, *, task_id: uuid.UUID, step_key: str) -> TaskStep | None:
-    """The step's checkpoint if it completed in an earlier attempt (replayed instead of re-run)."""
-    return await session.scalar(
-        select(TaskStep).where(
-            TaskStep.task_id == task_id,
-            TaskStep.step_key == step_key,
-            TaskStep.status == StepStatus.SUCCEEDED,
-        )
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StepRecord:
     """What a runner needs to know about a step stored by an earlier attempt."""
@@ -931,75 +910,6 @@ async def start_step(
         _EVENTS_TABLE.insert(),
         _events(lease, seq, [("step.started", {"step": step_key, "kind": kind, "name": name})], started_at),
     )
-    await session.commit()
-
-
-async def finish_step(
-    session: AsyncSession,
-    *,
-    lease: Lease,
-    step_key: str,
-    output: Any = None,
-    error: dict[str, Any] | None = None,
-) -> None:
-    """Persist the result or error of a step begun by `start_step` (fenced: a stale worker's is rejected)."""
-    now = utcnow()
-    seq = await _fenced_events(session, lease, 1)
-    await session.execute(
-        update(TaskStep)
-        .where(
-            TaskStep.task_id == lease.task_id,
-            TaskStep.step_key == step_key,
-            TaskStep.attempt == lease.attempt,
-        )
-        .values(
-            status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
-            output=output,
-            error=error,
-            finished_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [_step_outcome(step_key, error)], now))
-    await session.commit()
-
-
-async def record_step(
-    session: AsyncSession,
-    *,
-    lease: Lease,
-    step_key: str,
-    position: int,
-    kind: str,
-    name: str,
-    input: Any,
-    started_at: dt.datetime,
-    exists: bool,
-    output: Any = None,
-    error: dict[str, Any] | None = None,
-) -> None:
-    """Checkpoint a step that ran quickly: its row and both events (started, then the outcome) in one commit.
-
-    This is the engine's hot path: one fenced UPDATE of the task row that also reserves the two event
-    numbers, one write of the step, one insert of the events.
-    """
-    now = utcnow()
-    seq = await _fenced_events(session, lease, 2)
-    row = _step_row(
-        lease, step_key=step_key, position=position, kind=kind, name=name, input=input, started_at=started_at
-    )
-    status = StepStatus.FAILED if error else StepStatus.SUCCEEDED
-    await _upsert_step(
-        session, row | {"status": status, "output": output, "error": error, "finished_at": now}, exists=exists
-    )
-    events = _events(
-        lease,
-        seq,
-        [("step.started", {"step": step_key, "kind": kind, "name": name}), _step_outcome(step_key, error)],
-        now,
-    )
-    events[0]["created_at"] = started_at
-    await session.execute(_EVENTS_TABLE.insert(), events)
     await session.commit()
 
 
