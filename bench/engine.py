@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,8 +156,15 @@ async def _bulk_enqueue(
             await session.commit()
 
 
+# When the runner of each task began (this process's tasks): the end of the enqueue→start latency.
+RUNNER_STARTED: dict[uuid.UUID, float] = {}
+
+
 async def bench_runner(ctx: Any) -> Any:
     """`bench.llm`: `input.steps` checkpointed steps, each a mock LLM call of `input.step_s` seconds."""
+    if "probe" in ctx.task.input:
+        started = time.time()
+        await asyncio.to_thread(_append_line, ctx.task.input["probe"], f"{ctx.task.id} {started}\n")
     step_s = float(ctx.task.input.get("step_s", 0))
     results = []
     for number in range(1, int(ctx.task.input.get("steps", STEPS)) + 1):
@@ -171,6 +176,11 @@ async def bench_runner(ctx: Any) -> Any:
 
         results.append(await ctx.step(f"llm-{number}", call, kind="llm"))
     return {"steps": len(results)}
+
+
+def _append_line(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
 
 
 def _worker(sessions: Any, settings: Any) -> Any:
@@ -272,37 +282,45 @@ async def cell_throughput(db: str, workload: str, tasks: int, concurrency: int |
     }
 
 
-async def _probe_latencies(sessions: Any, ids: tuple[uuid.UUID, ...], probes: int) -> list[float]:
-    """Enqueue one no-op task at a time; latency = its `started_at` minus the time enqueue was called."""
-    from agentic.db.models import Task
+async def _probe_latencies(
+    sessions: Any, ids: tuple[uuid.UUID, ...], probes: int
+) -> tuple[list[float], list[float]]:
+    """Enqueue one no-op task at a time.
+
+    Returns the enqueue calls' durations (until the task is committed: what an API request waits for) and
+    the enqueue→start latencies (from the commit to the moment the worker's runner begins the task).
+    """
     from agentic.engine import store
 
     org_id, agent_id, version_id = ids
-    latencies = []
+    latencies, enqueues = [], []
+    probe_file = Path(tempfile.mkdtemp(prefix="bench-probe-")) / "started.txt"
+    probe_file.touch()
     for _ in range(probes):
-        before = dt.datetime.now(dt.UTC)
+        before = time.time()
         async with sessions() as session:
             task = await store.enqueue(
                 session,
                 org_id=org_id,
                 agent_id=agent_id,
                 agent_version_id=version_id,
-                input={"steps": 0},
+                input={"steps": 0, "probe": str(probe_file)},
                 runner="bench.llm",
             )
+        committed = time.time()
         started = None
-        for _ in range(2000):
-            await asyncio.sleep(0.002)
-            async with sessions() as session:
-                started = await session.scalar(
-                    Task.__table__.select().with_only_columns(Task.started_at).where(Task.id == task.id)
-                )
+        for _ in range(5000):
+            await asyncio.sleep(0.001)
+            for line in probe_file.read_text().splitlines():
+                if line.startswith(str(task.id)):
+                    started = float(line.split()[1])
             if started is not None:
                 break
         assert started is not None, "probe never started"  # noqa: S101
-        latencies.append((started - before).total_seconds() * 1000)
+        enqueues.append((committed - before) * 1000)
+        latencies.append((started - committed) * 1000)
         await asyncio.sleep(0.02)
-    return latencies
+    return enqueues, latencies
 
 
 async def cell_latency(db: str, load: int, probes: int) -> dict[str, Any]:
@@ -345,7 +363,7 @@ async def cell_latency(db: str, load: int, probes: int) -> dict[str, Any]:
         try:
             if load:
                 await asyncio.sleep(1.0)  # the load is in flight
-            latencies = await _probe_latencies(sessions, ids, probes)
+            enqueues, latencies = await _probe_latencies(sessions, ids, probes)
         finally:
             if runtime is not None:
                 await runtime.stop()
@@ -354,14 +372,20 @@ async def cell_latency(db: str, load: int, probes: int) -> dict[str, Any]:
                 child.wait(timeout=30)
             await sessions.kw["info"]["agentic.signals"].stop()
             await engine.dispose()
-    ordered = sorted(latencies)
     return {
         "system": f"agentic-{db}",
         "load_in_flight": load,
         "probes": probes,
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        "p50_ms": _percentile(latencies, 50),
+        "p99_ms": _percentile(latencies, 99),
+        "enqueue_p50_ms": _percentile(enqueues, 50),
+        "enqueue_p99_ms": _percentile(enqueues, 99),
     }
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, len(ordered) * pct // 100)], 2)
 
 
 async def cell_inflight(db: str, tasks: int) -> dict[str, Any]:

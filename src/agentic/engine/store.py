@@ -150,18 +150,30 @@ async def enqueue(
         request_id=request_id,
         traceparent=traceparent,
         state=TaskState.QUEUED,
-        last_event_seq=0,
+        last_event_seq=1,  # the `task.created` event below: no second write to number it
     )
     session.add(task)
     await session.flush()
-    await append_event(session, task_id=task.id, type="task.created", data={"runner": runner})
+    await session.execute(
+        _EVENTS_TABLE.insert(),
+        [
+            {
+                "task_id": task.id,
+                "seq": 1,
+                "type": "task.created",
+                "data": {"runner": runner},
+                "created_at": utcnow(),
+            }
+        ],
+    )
+    note(session, EVENTS, str(task.id))
     if task.run_at <= utcnow():
         note(session, WAKE)  # runnable now: a worker starts it at once instead of at its next poll
     await session.commit()
     return task
 
 
-def _candidates(now: dt.datetime, limit: int) -> Any:
+def _candidates(now: Any, limit: Any) -> Any:
     """The next runnable tasks, fair across organisations and within every agent's concurrency limit.
 
     Ranked per organisation (each organisation's best task, then each one's second best, …) so that one
@@ -246,6 +258,43 @@ async def _within_limits_postgres(session: AsyncSession, ids: list[uuid.UUID], l
     return kept
 
 
+def _claim_statement(chosen: Any) -> Any:
+    tasks: Any = Task.__table__
+    return (
+        tasks.update()
+        .where(chosen, tasks.c.state == TaskState.QUEUED)
+        .values(
+            state=TaskState.RUNNING,
+            attempt=tasks.c.attempt + 1,
+            lease_owner=bindparam("c_owner"),
+            lease_expires_at=bindparam("c_expires"),
+            started_at=func.coalesce(tasks.c.started_at, bindparam("c_now")),
+            updated_at=bindparam("c_now"),
+            last_event_seq=tasks.c.last_event_seq + 1,  # the `task.started` event's number
+        )
+        .returning(
+            tasks.c.id,
+            tasks.c.attempt,
+            tasks.c.last_event_seq,
+            tasks.c.runner,
+            tasks.c.input,
+            tasks.c.timeout_s,
+            tasks.c.org_id,
+            tasks.c.agent_id,
+            tasks.c.agent_version_id,
+            tasks.c.request_id,
+            tasks.c.traceparent,
+            tasks.c.parent_task_id,
+        )
+    )
+
+
+# Built once: constructing these expressions costs more CPU than running them (idle claim latency).
+_CANDIDATES = _candidates(bindparam("c_now"), bindparam("c_limit"))
+_CLAIM_IDS = _claim_statement(Task.__table__.c.id.in_(bindparam("c_ids", expanding=True)))
+_CLAIM_NEXT = _claim_statement(Task.__table__.c.id.in_(_CANDIDATES.scalar_subquery()))
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A claimed task: the lease, and what the worker needs to run it (no second read of the row)."""
@@ -278,51 +327,26 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
     if limit <= 0:
         return []
     now = utcnow()
+    params: dict[str, Any] = {
+        "c_owner": worker_id,
+        "c_now": now,
+        "c_expires": now + dt.timedelta(seconds=lease_s),
+    }
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         # Lock, trim, then update exactly those ids: with `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE
         # SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
         # Over-fetch: concurrent claimers see the same top candidates, and SKIP LOCKED leaves each of them
         # whatever the others have not locked yet.
-        overfetched = _candidates(now, limit * 4 + 16)
-        ids = await _within_limits_postgres(session, list((await session.scalars(overfetched)).all()), limit)
+        overfetched = await session.scalars(_CANDIDATES, {"c_now": now, "c_limit": limit * 4 + 16})
+        ids = await _within_limits_postgres(session, list(overfetched.all()), limit)
         if not ids:
             await session.commit()
             return []
-        chosen: Any = Task.id.in_(ids)
+        rows = (await session.execute(_CLAIM_IDS, params | {"c_ids": ids})).all()
     else:
         # SQLite has one writer at a time: a single UPDATE over the subquery is atomic (a separate SELECT
         # first would leave a stale read snapshot that cannot be upgraded to a write).
-        chosen = Task.id.in_(_candidates(now, limit).scalar_subquery())
-    rows = (
-        await session.execute(
-            update(Task)
-            .where(chosen, Task.state == TaskState.QUEUED)
-            .values(
-                state=TaskState.RUNNING,
-                attempt=Task.attempt + 1,
-                lease_owner=worker_id,
-                lease_expires_at=now + dt.timedelta(seconds=lease_s),
-                started_at=func.coalesce(Task.started_at, now),
-                updated_at=now,
-                last_event_seq=Task.last_event_seq + 1,  # the `task.started` event's number
-            )
-            .returning(
-                Task.id,
-                Task.attempt,
-                Task.last_event_seq,
-                Task.runner,
-                Task.input,
-                Task.timeout_s,
-                Task.org_id,
-                Task.agent_id,
-                Task.agent_version_id,
-                Task.request_id,
-                Task.traceparent,
-                Task.parent_task_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
+        rows = (await session.execute(_CLAIM_NEXT, params | {"c_limit": limit})).all()
     claimed = [
         Claimed(
             lease=Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id),
