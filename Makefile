@@ -18,7 +18,7 @@ UI_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfi
 HAVE_NPM := $(shell command -v $(NPM) >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt pytest web-test ui venv dev os-deps clean
+.PHONY: help run test lint fmt pytest web-test ui venv dev os-deps bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,8 +32,9 @@ $(RUNTIME_STAMP): pyproject.toml $(VENV)/pyvenv.cfg
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
+# The benchmark peers (Celery, DBOS) come with the development tools: the type checker reads bench/ too.
 $(DEV_STAMP): pyproject.toml $(RUNTIME_STAMP)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
 venv: $(RUNTIME_STAMP) ## Create .venv with the platform installed
@@ -89,6 +90,9 @@ else
 endif
 
 test: lint web-test pytest ## Everything CI runs: lint, types, web tests, the Python suite
+
+bench: dev ## Engine benchmark: ours on SQLite and PostgreSQL beside Celery and DBOS (needs PostgreSQL, Redis)
+	$(BIN)/python -m bench.engine $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and build output (keeps .agentic data)
 	rm -rf $(VENV) web/node_modules src/agentic/ui/static .pytest_cache .mypy_cache .ruff_cache

@@ -31,15 +31,25 @@ DBOS settings (3.4 API): the queue is registered in the system database with ``w
 1.0 (``--dbos-polling-interval`` changes it). The workflow and its steps are sync functions, the form
 DBOS's docs lead with: DBOS runs sync workflows in its thread pool, as Celery runs tasks in its threads.
 
-Then the worker is stopped (SIGTERM, SIGKILL after 30 s) and everything is cleaned up: Redis db 13 is
-flushed (before and after), the DBOS database (``bench_peer_dbos_<random>``) is dropped.
+Celery runs without a result backend by default (``task_ignore_result``: only the counter records a
+completion). ``--result-backend`` (system "celery+results") makes Celery persist every task's outcome,
+as a durable engine does: result backend Redis db 12, ``task_ignore_result=False``, and the task returns
+the list of its 3 step results, which the worker stores (``celery-task-meta-<id>``) when the task ends.
+Only the worker has the backend: the enqueuer sends ``ignore_result=False`` but does not subscribe to
+results (nothing reads them during the run); after the run the parent counts the stored results.
+
+Then the worker is stopped (SIGTERM, SIGKILL after 30 s) and everything is cleaned up: Redis db 13 (and
+db 12 with ``--result-backend``) is flushed (before and after), the DBOS database
+(``bench_peer_dbos_<random>``) is dropped.
 
     .venv/bin/python -m bench.peers celery --workload overhead --tasks 2000
+    .venv/bin/python -m bench.peers celery --workload overhead --tasks 2000 --result-backend
     .venv/bin/python -m bench.peers dbos --workload realistic --tasks 300
 
 Prints exactly one JSON line on stdout; progress goes to stderr. Exit status: 0 when all N completed, 1
 when some did not (the JSON line is still printed), 2 when Redis or PostgreSQL is not reachable.
-``BENCH_REDIS`` and ``BENCH_PG`` override the Redis URL and the PostgreSQL admin URL.
+``BENCH_REDIS``, ``BENCH_REDIS_RESULTS`` and ``BENCH_PG`` override the Redis URL, the Redis result
+backend URL and the PostgreSQL admin URL.
 """
 
 from __future__ import annotations
@@ -64,6 +74,7 @@ from typing import Any, NamedTuple
 REPO = Path(__file__).resolve().parents[1]
 
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+RESULTS_URL = os.environ.get("BENCH_REDIS_RESULTS", "redis://127.0.0.1:6379/12")
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 STEPS = 3
@@ -76,6 +87,8 @@ PROGRESS_EVERY_S = 5.0
 
 # Shared with bench/_celery_app.py, which runs in the Celery worker process.
 READY_FILE_ENV = "BENCH_PEERS_READY_FILE"
+RESULT_BACKEND_ENV = "BENCH_PEERS_RESULT_BACKEND"  # set (to the backend URL) only in the worker's env
+CELERY_RESULT_PREFIX = "celery-task-meta-"
 CELERY_QUEUE = "bench_peers"
 COUNTER_KEY = "bench_peers:completed"
 CELERY_DONE_KEY = "bench_peers:last_done_ts"
@@ -221,15 +234,16 @@ class WorkerProcess:
     Its stdout goes to our stderr (Celery prints its banner there), so our stdout carries only the result.
     """
 
-    def __init__(self, argv: list[str], label: str) -> None:
+    def __init__(self, argv: list[str], label: str, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.label = label
+        self.env = env or {}
         self._tmpdir = tempfile.mkdtemp(prefix="bench-peers-")
         self.ready_file = os.path.join(self._tmpdir, "ready.json")
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> WorkerProcess:
-        env = {**os.environ, READY_FILE_ENV: self.ready_file}
+        env = {**os.environ, **self.env, READY_FILE_ENV: self.ready_file}
         self._proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
             self.argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno()
         )
@@ -362,13 +376,31 @@ def _step_s(workload: str) -> float:
 # --- Celery + Redis --------------------------------------------------------------------------------------
 
 
-def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
+def _connect_redis(url: str) -> Any:
+    """A redis client on `url`, checked with a PING.
+
+    Raises:
+        ServiceUnavailable: Redis is not reachable.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        client.close()
+        raise ServiceUnavailable(f"Redis is not reachable at {url}: {e}") from e
+    return client
+
+
+def run_celery(workload: str, tasks: int, timeout_s: float, result_backend: bool = False) -> dict[str, Any]:
     """N tasks through Celery: Redis broker (db 13), one worker process with the threads pool at 100.
 
     Args:
         workload: "realistic" or "overhead".
         tasks: How many tasks to run.
         timeout_s: Give up waiting for completions after this long.
+        result_backend: Store every task's result in the Redis result backend (db 12).
 
     Returns:
         The result record (see the module docstring).
@@ -376,15 +408,17 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
     Raises:
         ServiceUnavailable: Redis is not reachable.
     """
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=30)
+    client = _connect_redis(REDIS_URL)
     try:
-        client.ping()
-    except redis.RedisError as e:
-        raise ServiceUnavailable(f"Redis is not reachable at {REDIS_URL}: {e}") from e
+        results = _connect_redis(RESULTS_URL) if result_backend else None
+    except ServiceUnavailable:
+        client.close()
+        raise
     # db 13 belongs to this benchmark: leftovers of an interrupted run would be counted as completions.
+    # db 12 (with --result-backend) too: stored results are counted after the run.
     client.flushdb()
+    if results is not None:
+        results.flushdb()
     try:
         from bench import _celery_app
 
@@ -392,8 +426,11 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
         t = time.perf_counter()
         # One producer (one connection) for the whole backlog instead of a pool checkout per message.
         with _celery_app.app.producer_or_acquire() as producer:
+            # With a result backend the message says ignore_result=False, so the worker stores the result;
+            # the parent itself has no backend, so it does not subscribe to 5000 result channels.
+            options: dict[str, Any] = {"ignore_result": False} if result_backend else {}
             for _ in range(tasks):
-                _celery_app.three_steps.apply_async((step_s, tasks), producer=producer)
+                _celery_app.three_steps.apply_async((step_s, tasks), producer=producer, **options)
         queued = int(client.llen(CELERY_QUEUE))
         _log(f"celery: enqueued {tasks} tasks in {time.perf_counter() - t:.2f} s ({queued} in the queue)")
 
@@ -403,7 +440,8 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
             "--without-heartbeat", "--without-gossip", "--without-mingle",
             "-Q", CELERY_QUEUE, "--loglevel", "WARNING",
         ]  # fmt: skip
-        with WorkerProcess(argv, "celery") as worker:
+        worker_env = {RESULT_BACKEND_ENV: RESULTS_URL} if result_backend else {}
+        with WorkerProcess(argv, "celery", env=worker_env) as worker:
             ready = worker.wait_ready()
             completed, seen_ts = wait_for_completions(
                 lambda: int(client.get(COUNTER_KEY) or 0), tasks, worker, timeout_s
@@ -416,9 +454,21 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
         cpu_s = usage.cpu_s - ready.cpu_s
         _log(f"celery: ready -> first task started: {lag}; startup CPU {ready.cpu_s:.2f} s (excluded)")
         conf = _celery_app.app.conf
+        if results is not None:
+            stored = _count_stored_results(results)
+            _log(f"celery: {stored}/{tasks} results stored in {RESULTS_URL}")
+            backend = (
+                f"result backend {RESULTS_URL}, task_ignore_result=False: the worker stores each task's "
+                f"return value (its {STEPS} step results) with SETEX + PUBLISH, result_expires "
+                f"{_seconds(conf.result_expires):.0f} s (the default); the enqueuer sends "
+                "ignore_result=False and does not subscribe; "
+                f"{stored}/{tasks} results found in the backend after the run"
+            )
+        else:
+            backend = "no result backend, task_ignore_result"
         settings = (
             f"Celery {importlib.metadata.version('celery')} + Redis {client.info()['redis_version']} "
-            f"(broker {REDIS_URL}, no result backend, task_ignore_result); worker: separate process "
+            f"(broker {REDIS_URL}, {backend}); worker: separate process "
             f"`celery worker --pool threads --concurrency {CONCURRENCY} --without-heartbeat "
             "--without-gossip --without-mingle --loglevel WARNING`, Celery defaults otherwise (prefetch "
             f"multiplier {conf.worker_prefetch_multiplier}, acks_late={conf.task_acks_late}); "
@@ -429,7 +479,7 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
             f"minus {ready.cpu_s:.2f} s startup CPU; peak RSS = VmHWM of the worker process tree"
         )
         return _result(
-            system="celery",
+            system="celery+results" if result_backend else "celery",
             workload=workload,
             tasks=tasks,
             completed=completed,
@@ -441,6 +491,36 @@ def run_celery(workload: str, tasks: int, timeout_s: float) -> dict[str, Any]:
     finally:
         client.flushdb()
         client.close()
+        if results is not None:
+            results.flushdb()
+            results.close()
+
+
+def _seconds(value: Any) -> float:
+    # Celery settings such as result_expires may be a timedelta or a number of seconds.
+    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+def _count_stored_results(results: Any) -> int:
+    """Count the task results the Redis result backend holds; decode one of them as a spot check.
+
+    The sample must say SUCCESS and hold the 3 step results, or it is logged (checking every key would
+    only slow the cleanup down).
+
+    Args:
+        results: A redis client on the result backend's database.
+
+    Returns:
+        The number of ``celery-task-meta-*`` keys.
+    """
+    stored = sum(1 for _ in results.scan_iter(match=f"{CELERY_RESULT_PREFIX}*", count=1000))
+    key = results.randomkey()
+    if key is not None:
+        meta = json.loads(results.get(key))
+        expected = [mock_llm_call(0) for _ in range(STEPS)]
+        if meta.get("status") != "SUCCESS" or meta.get("result") != expected:
+            _log(f"celery: unexpected stored result under {key!r}: {meta}")
+    return int(stored)
 
 
 # --- DBOS Transact ---------------------------------------------------------------------------------------
@@ -671,6 +751,11 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=600.0, help="give up waiting for completions after this many seconds"
     )
     parser.add_argument(
+        "--result-backend",
+        action="store_true",
+        help="celery only: store every task's result in Redis (db 12); reported as system celery+results",
+    )
+    parser.add_argument(
         "--dbos-polling-interval",
         type=float,
         default=DBOS_DEFAULT_POLLING_S,
@@ -679,11 +764,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     if args.tasks < 1:
         parser.error("--tasks must be at least 1")
+    if args.result_backend and args.system != "celery":
+        parser.error("--result-backend applies to celery only")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     try:
         if args.system == "celery":
-            result = run_celery(args.workload, args.tasks, args.timeout)
+            result = run_celery(args.workload, args.tasks, args.timeout, args.result_backend)
         else:
             result = run_dbos(args.workload, args.tasks, args.timeout, args.dbos_polling_interval)
     except ServiceUnavailable as e:
