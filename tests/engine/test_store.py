@@ -171,6 +171,45 @@ async def test_fencing_rejects_a_stalled_worker(
     assert (done.state, done.output) == (TaskState.SUCCEEDED, {"from": "successor"})
 
 
+async def test_a_batch_of_checkpoints_commits_all_but_the_one_whose_lease_was_lost(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    from agentic.engine.checkpoints import CheckpointWriter
+
+    kept_task = await _enqueue(sessions, agent)
+    stale_task = await _enqueue(sessions, agent)
+    async with sessions() as session:
+        leases = {
+            lease.task_id: lease for lease in await store.claim(session, worker_id="w", limit=2, lease_s=30)
+        }
+        # Another worker took the second task over (its lease expired and was reclaimed).
+        await session.execute(update(Task).where(Task.id == stale_task.id).values(lease_owner="successor"))
+        await session.commit()
+    writer = CheckpointWriter(sessions)
+    step: dict[str, Any] = {
+        "position": 1,
+        "kind": "t",
+        "name": "s",
+        "input": None,
+        "started_at": utcnow(),
+        "exists": False,
+    }
+    results = await asyncio.gather(
+        writer.step(lease=leases[kept_task.id], step_key="s", output=1, **step),
+        writer.step(lease=leases[stale_task.id], step_key="s", output=2, **step),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert isinstance(results[1], LeaseLost)
+    async with sessions() as session:
+        stored = (await session.execute(select(TaskStep.task_id, TaskStep.output))).all()
+        events = (
+            await session.scalars(select(TaskEvent.type).where(TaskEvent.task_id == stale_task.id))
+        ).all()
+    assert stored == [(kept_task.id, 1)]
+    assert "step.succeeded" not in events
+
+
 async def test_heartbeat_extends_only_its_own_leases(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:
@@ -221,7 +260,7 @@ async def test_cancel_queued_and_running(sessions: async_sessionmaker[AsyncSessi
         (lease,) = await store.claim(session, worker_id="w", limit=1, lease_s=30)
     async with sessions() as session:
         assert await store.request_cancel(session, task_id=running.id) is TaskState.RUNNING
-        assert await store.cancel_requested(session, lease=lease)
+        assert await store.cancellations_for(session, worker_id="w") == [running.id]
         await store.mark_cancelled(session, lease=lease)
     assert (await _state(sessions, running.id)).state is TaskState.CANCELLED
 

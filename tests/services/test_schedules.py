@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.db.models import Agent, Role, Schedule, Task
+from agentic.db.models import Agent, Membership, Role, Schedule, Task
 from agentic.db.types import utcnow
 from agentic.errors import InvalidInput
 from agentic.resources import Resources
@@ -157,6 +157,29 @@ async def test_a_fire_that_cannot_run_is_skipped_with_the_reason(
     assert after.last_error.startswith("not_found")
 
 
+async def test_runs_stop_when_the_creator_may_no_longer_run_tasks(
+    db: AsyncSession, resources: Resources, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    account = await make_account(db, resources, org=await make_org(db, "Left"), role=Role.USER)
+    agent = await make_agent(db, account)
+    schedule = await _schedule(db, account, agent)
+    await _make_due(db, schedule, dt.timedelta(minutes=1))
+    async with sessions() as session:
+        (fired,) = await schedules.fire_due(session)
+    task = await db.get(Task, fired.task_id)
+    assert task is not None
+    assert task.request_id == f"schedule:{schedule.id}"
+    assert task.traceparent is not None
+    # The creator leaves the organisation: later fire times are skipped, with the reason.
+    await db.execute(delete(Membership).where(Membership.user_id == account.user.id))
+    await db.commit()
+    await _make_due(db, schedule, dt.timedelta(seconds=1))
+    async with sessions() as session:
+        assert [(f.task_id, f.error) for f in await schedules.fire_due(session)] == [
+            (None, "permission_denied")
+        ]
+
+
 async def test_schedules_over_http(client: httpx.AsyncClient, db: AsyncSession, resources: Resources) -> None:
     org = await make_org(db, "Sched")
     owner = await make_account(db, resources, org=org, role=Role.USER)
@@ -200,6 +223,9 @@ async def test_schedules_over_http(client: httpx.AsyncClient, db: AsyncSession, 
     assert disabled.status_code == 200
     assert disabled.json()["next_run_at"] is None
     enabled = await client.patch(url, json={"enabled": True, "cron": "0 * * * *"}, headers=owner.headers)
+    # A rename keeps the pending fire time (a due run is not skipped).
+    renamed = await client.patch(url, json={"name": "Hourly"}, headers=owner.headers)
+    assert renamed.json()["next_run_at"] == enabled.json()["next_run_at"]
     assert enabled.json()["next_run_at"] is not None
     assert enabled.json()["cron"] == "0 * * * *"
     assert (await client.delete(url, headers=owner.headers)).status_code == 204

@@ -46,10 +46,6 @@ class WaitRequested(Exception):
         self.key, self.position, self.until, self.default = key, position, until, default
 
 
-class Cancelled(Exception):
-    """Cancellation was requested; the runner stops at the next step boundary."""
-
-
 @dataclass(frozen=True, slots=True)
 class StepInfo:
     """What a step's function gets: its key and an idempotency key to pass to side-effecting calls."""

@@ -41,6 +41,46 @@ _NOTES_KEY = "agentic.signal_notes"
 _SEND_TIMEOUT_S = 2.0
 
 Deliver = Callable[[str, str], None]
+_HANDOFFS_KEY = "agentic.handoffs"
+
+
+class LocalClaimer(Protocol):
+    """A worker in this process that can take a new task straight from the transaction that creates it."""
+
+    lease_s: float
+
+    def reserve(self) -> Reservation | None:
+        """Hold a free slot for a task being created, or None when there is no free slot."""
+        ...
+
+    def release(self) -> None:
+        """Give back a slot held by `reserve` (the creating transaction did not commit)."""
+        ...
+
+    def hand(self, claimed: Any) -> None:
+        """Start a task created already claimed by this worker (called once its transaction committed)."""
+        ...
+
+
+class Reservation:
+    """A slot of the local worker held for one task being created; ends exactly once, handed or released."""
+
+    def __init__(self, claimer: LocalClaimer, worker_id: str) -> None:
+        self.claimer = claimer
+        self.worker_id = worker_id
+        self._open = True
+
+    def hand(self, claimed: Any) -> None:
+        """The task committed: the worker starts it."""
+        if self._open:
+            self._open = False
+            self.claimer.hand(claimed)
+
+    def release(self) -> None:
+        """The task did not commit: the slot is free again (no-op once handed or released)."""
+        if self._open:
+            self._open = False
+            self.claimer.release()
 
 
 class Transport(Protocol):
@@ -173,6 +213,8 @@ class Signals:
         self._outbox: dict[str, set[str]] = defaultdict(set)
         self._flushing: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        # The in-process worker, when there is one (`agentic serve`): new tasks may be handed to it directly.
+        self.local_claimer: LocalClaimer | None = None
 
     @property
     def crosses_processes(self) -> bool:
@@ -269,8 +311,15 @@ def note(session: Any, channel: str, payload: str = "") -> None:
     session.info.setdefault(_NOTES_KEY, []).append((channel, payload))
 
 
+def note_handoff(session: Any, reservation: Reservation, claimed: Any) -> None:
+    """Start `claimed` on the reserved worker when the transaction commits."""
+    session.info.setdefault(_HANDOFFS_KEY, []).append((reservation, claimed))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_notes(session: Session) -> None:
+    for reservation, claimed in session.info.pop(_HANDOFFS_KEY, ()):
+        reservation.hand(claimed)
     notes = session.info.pop(_NOTES_KEY, None)
     signals = session.info.get(SIGNALS_KEY)
     if notes and isinstance(signals, Signals):
@@ -281,6 +330,13 @@ def _send_notes(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_notes(session: Session) -> None:
     session.info.pop(_NOTES_KEY, None)
+    drop_handoffs(session)
+
+
+def drop_handoffs(session: Any) -> None:
+    """The transaction failed: give back the slots of its hand-offs (they were never committed)."""
+    for reservation, _claimed in session.info.pop(_HANDOFFS_KEY, ()):
+        reservation.release()
 
 
 def _text(value: Any) -> str:

@@ -22,7 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
 from agentic.db.types import utcnow
-from agentic.engine.signals import CANCEL, EVENTS, WAKE, note
+from agentic.engine.signals import (
+    CANCEL,
+    EVENTS,
+    SIGNALS_KEY,
+    WAKE,
+    LocalClaimer,
+    Reservation,
+    Signals,
+    drop_handoffs,
+    note,
+    note_handoff,
+)
 from agentic.engine.states import check_transition, sources_of
 from agentic.ids import new_id
 
@@ -131,7 +142,45 @@ async def enqueue(
     request_id: str | None = None,
     traceparent: str | None = None,
 ) -> Task:
-    """Create a queued task and its `created` event, and commit."""
+    """Create a queued task and its `created` event, and commit.
+
+    In a process that also runs a worker with a free slot (the embedded `agentic serve`), a task that may run
+    now is created already claimed by that worker, in the same transaction, and handed to it on commit: it
+    starts without another round trip to the database. Only when nothing else is waiting to run (so no older
+    task is overtaken) and the agent has no concurrency limit (those are counted by the normal claim).
+    """
+    now = utcnow()
+    claimer = _local_claimer(session)
+    reservation = None
+    if claimer is not None and (run_at is None or run_at <= now) and concurrency_limit is None:
+        reservation = claimer.reserve()
+        if reservation is not None and await _runnable_backlog(session, now):
+            reservation.release()
+            reservation = None
+    if reservation is not None and claimer is not None:
+        return await _enqueue_claimed(
+            session,
+            reservation=reservation,
+            lease_s=claimer.lease_s,
+            now=now,
+            task=Task(
+                org_id=org_id,
+                agent_id=agent_id,
+                agent_version_id=agent_version_id,
+                input=input,
+                runner=runner,
+                priority=priority,
+                run_at=now,
+                max_attempts=max_attempts,
+                policy=policy or {},
+                timeout_s=timeout_s,
+                created_by_id=created_by_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                request_id=request_id,
+                traceparent=traceparent,
+            ),
+        )
     task = Task(
         org_id=org_id,
         agent_id=agent_id,
@@ -169,6 +218,98 @@ async def enqueue(
     note(session, EVENTS, str(task.id))
     if task.run_at <= utcnow():
         note(session, WAKE)  # runnable now: a worker starts it at once instead of at its next poll
+    await session.commit()
+    return task
+
+
+def _local_claimer(session: AsyncSession) -> LocalClaimer | None:
+    hub = session.info.get(SIGNALS_KEY)
+    return hub.local_claimer if isinstance(hub, Signals) else None
+
+
+async def _runnable_backlog(session: AsyncSession, now: dt.datetime) -> bool:
+    found = await session.scalar(
+        select(Task.id).where(Task.state == TaskState.QUEUED, Task.run_at <= now).limit(1)
+    )
+    return found is not None
+
+
+async def _enqueue_claimed(
+    session: AsyncSession, *, reservation: Reservation, lease_s: float, now: dt.datetime, task: Task
+) -> Task:
+    """Create `task` already running under the reserved worker's lease (attempt 1); hand it over on commit."""
+    try:
+        return await _insert_claimed(session, reservation=reservation, lease_s=lease_s, now=now, task=task)
+    except BaseException:
+        drop_handoffs(session)
+        reservation.release()  # not committed: the slot is free again (no-op if it was handed over)
+        raise
+
+
+async def _insert_claimed(
+    session: AsyncSession, *, reservation: Reservation, lease_s: float, now: dt.datetime, task: Task
+) -> Task:
+    worker_id = reservation.worker_id
+    task.state = TaskState.RUNNING
+    task.attempt = 1
+    task.lease_owner = worker_id
+    task.lease_expires_at = now + dt.timedelta(seconds=lease_s)
+    task.started_at = now
+    task.last_event_seq = 2  # `task.created`, `task.started`
+    session.add(task)
+    await session.flush()
+    lease = Lease(task_id=task.id, attempt=1, worker_id=worker_id)
+    await session.execute(
+        _ATTEMPTS_TABLE.insert(),
+        [
+            {
+                "id": new_id(),
+                "task_id": task.id,
+                "attempt": 1,
+                "worker_id": worker_id,
+                "status": AttemptStatus.RUNNING,
+                "started_at": now,
+            }
+        ],
+    )
+    await session.execute(
+        _EVENTS_TABLE.insert(),
+        [
+            {
+                "task_id": task.id,
+                "seq": 1,
+                "type": "task.created",
+                "attempt": None,
+                "data": {"runner": task.runner},
+                "created_at": now,
+            },
+            {
+                "task_id": task.id,
+                "seq": 2,
+                "type": "task.started",
+                "attempt": 1,
+                "data": {"worker": worker_id},
+                "created_at": now,
+            },
+        ],
+    )
+    note(session, EVENTS, str(task.id))
+    note_handoff(
+        session,
+        reservation,
+        Claimed(
+            lease=lease,
+            runner=task.runner,
+            input=dict(task.input or {}),
+            timeout_s=task.timeout_s,
+            org_id=task.org_id,
+            agent_id=task.agent_id,
+            agent_version_id=task.agent_version_id,
+            request_id=task.request_id,
+            traceparent=task.traceparent,
+            may_have_steps=False,
+        ),
+    )
     await session.commit()
     return task
 
@@ -963,10 +1104,3 @@ async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uu
             )
         ).all()
     )
-
-
-async def cancel_requested(session: AsyncSession, *, lease: Lease) -> bool:
-    """True if someone asked to cancel the task (checked at each step boundary, besides the watcher)."""
-    return (
-        await session.scalar(select(Task.cancel_requested_at).where(Task.id == lease.task_id))
-    ) is not None

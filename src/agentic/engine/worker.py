@@ -14,8 +14,8 @@ from agentic.config import WorkerSettings
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
 from agentic.engine.checkpoints import CheckpointWriter
-from agentic.engine.runners import RUNNERS, Cancelled, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
-from agentic.engine.signals import SIGNALS_KEY, Signals
+from agentic.engine.runners import RUNNERS, RunContext, Runner, StepFailed, TaskInfo, WaitRequested
+from agentic.engine.signals import SIGNALS_KEY, Reservation, Signals
 from agentic.engine.store import Lease, LeaseLost
 from agentic.logging import get_logger
 from agentic.resources import Resources
@@ -54,6 +54,11 @@ class EngineSource:
         # Running jobs by task, so a cancellation request can interrupt one mid-step.
         self._running: dict[uuid.UUID, asyncio.Task[Any]] = {}
         self._checkpoints = CheckpointWriter(sessions)
+        # Local hand-off (see `store.enqueue`): slots promised to tasks being created, and tasks handed over.
+        self.lease_s = settings.lease_s
+        self._worker_id: str | None = None
+        self._reserved = 0
+        self._handed: list[store.Claimed] = []
         self._cancelling: set[uuid.UUID] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -65,7 +70,10 @@ class EngineSource:
     def start(self, worker_id: str) -> None:
         """Start the heartbeat, reaper and cancellation loops, and listen for cancellation signals."""
         self._stopping.clear()
+        self._worker_id = worker_id
         self._unsubscribe = self._signals.on_cancel(self._cancel_signalled)
+        if self._signals.local_claimer is None:
+            self._signals.local_claimer = self  # the process's first worker takes tasks created here
         # The cancellation poll is the fallback for signals that cannot reach us (several processes on one
         # SQLite file); with a transport it only catches a signal lost in transit.
         cancel_poll_s = _CANCEL_SIGNALLED_POLL_S if self._signals.crosses_processes else _CANCEL_POLL_S
@@ -78,6 +86,8 @@ class EngineSource:
     async def stop(self) -> None:
         """Stop the loops (leases of unfinished work then expire, or were released by the runtime)."""
         self._stopping.set()
+        if self._signals.local_claimer is self:
+            self._signals.local_claimer = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -126,8 +136,37 @@ class EngineSource:
 
     # --- claiming and running -------------------------------------------------------------------------------
 
+    # --- local hand-off (LocalClaimer) ---------------------------------------------------------------------
+
+    @property
+    def reserved(self) -> int:
+        """Slots promised to tasks still being created in this process (the runtime counts them as busy)."""
+        return self._reserved
+
+    def reserve(self) -> Reservation | None:
+        """Hold a slot for a task created in this process, if one is free."""
+        if self._worker_id is None or self._stopping.is_set():
+            return None
+        if len(self._running) + self._reserved + len(self._handed) >= self._settings.concurrency:
+            return None
+        self._reserved += 1
+        return Reservation(self, self._worker_id)
+
+    def release(self) -> None:
+        """The task's transaction did not commit: the slot is free again."""
+        self._reserved -= 1
+
+    def hand(self, claimed: store.Claimed) -> None:
+        """A task created already claimed by us committed: start it at the runtime's next turn."""
+        self._reserved -= 1
+        self._handed.append(claimed)
+        self._signals.poke()
+
     async def claim(self, *, worker_id: str, limit: int) -> list[Job]:
-        """Claim up to `limit` tasks and return a job for each."""
+        """Claim up to `limit` tasks and return a job for each (tasks handed over locally first)."""
+        if self._handed:
+            handed, self._handed = self._handed[:limit], self._handed[limit:]
+            return [self._job(c) for c in handed]
         async with self._sessions() as session:
             claimed = await store.claim_tasks(
                 session, worker_id=worker_id, limit=limit, lease_s=self._settings.lease_s
@@ -210,9 +249,6 @@ class EngineSource:
                     until=waiting.until,
                     default=waiting.default,
                 )
-        except Cancelled:
-            async with self._sessions() as session:
-                await store.mark_cancelled(session, lease=lease)
         except TimeoutError:
             await self._fail(
                 lease, {"code": "task_timeout", "message": f"task exceeded {timeout_s}s"}, retryable=False

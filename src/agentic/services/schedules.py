@@ -19,13 +19,15 @@ from croniter import croniter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import Agent, Schedule
+from agentic.db.models import Agent, Membership, Schedule
 from agentic.db.tenancy import ORG_ID_KEY, bind_session_to_org
 from agentic.db.types import utcnow
 from agentic.errors import AgenticError, InvalidInput, NotFound, PermissionDenied
 from agentic.logging import get_logger
+from agentic.security.permissions import ROLE_PERMISSIONS, Permission
 from agentic.services.audit import Actor
 from agentic.services.tasks import create_task
+from agentic.tracing import new_traceparent
 
 log = get_logger("agentic.schedules")
 
@@ -118,12 +120,19 @@ async def update_schedule(
     may_manage_all: bool,
     changes: dict[str, Any],
 ) -> Schedule:
-    """Apply `changes`; a new expression, zone or re-enabling recomputes the next fire time from now."""
+    """Apply `changes`; a new expression, zone or re-enabling recomputes the next fire time from now.
+
+    Other changes (name, input, priority) keep the pending fire time, so a run that is due is not skipped.
+    """
     _check_owner(schedule, actor, may_manage_all)
+    was_enabled = schedule.enabled
     for field, value in changes.items():
         setattr(schedule, field, value)
-    following = next_fire(schedule.cron, schedule.timezone, utcnow())
-    schedule.next_run_at = following if schedule.enabled else None
+    following = next_fire(schedule.cron, schedule.timezone, utcnow())  # validates even when unchanged
+    if not schedule.enabled:
+        schedule.next_run_at = None
+    elif {"cron", "timezone"} & changes.keys() or not was_enabled:
+        schedule.next_run_at = following
     actor.audit(
         session,
         "schedule.updated",
@@ -143,6 +152,22 @@ async def delete_schedule(
     await session.delete(schedule)
     actor.audit(session, "schedule.deleted", target_type="schedule", target_id=str(schedule.id))
     await session.commit()
+
+
+async def _check_creator_may_run(session: AsyncSession, schedule: Schedule) -> None:
+    """Runs are made on the creator's behalf: they must still be a member whose role may run tasks."""
+    role = None
+    if schedule.created_by_id is not None:
+        role = await session.scalar(
+            select(Membership.role).where(
+                Membership.org_id == schedule.org_id, Membership.user_id == schedule.created_by_id
+            )
+        )
+    if role is None or Permission.TASKS_RUN not in ROLE_PERMISSIONS[role]:
+        raise PermissionDenied(
+            "The schedule's creator is no longer allowed to run tasks in this organisation; "
+            "recreate the schedule as a member who is."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +223,14 @@ async def _fire_one(
         return None  # another worker's scheduler fired it
     try:
         # Committed together with the advance above: the run and the schedule's progress land as one.
+        await _check_creator_may_run(session, schedule)
         task, _created = await create_task(
             session,
             org_id=schedule.org_id,
             created_by_id=schedule.created_by_id,
-            request_id=None,
+            # Each run starts a trace of its own; the request ID names the schedule that queued it.
+            request_id=f"schedule:{schedule_id}",
+            traceparent=new_traceparent(),
             agent_id=schedule.agent_id,
             input=dict(schedule.input or {}),
             priority=schedule.priority,
@@ -211,7 +239,8 @@ async def _fire_one(
             idempotency_window_s=7 * 24 * 3600,
         )
     except AgenticError as exc:
-        # The agent is gone or busy (policy `reject`): skip this fire time, say why, keep the schedule.
+        # The agent is gone or busy (policy `reject`), or the creator may no longer run it: skip this fire
+        # time, say why, keep the schedule.
         await session.rollback()
         await session.execute(
             update(Schedule)

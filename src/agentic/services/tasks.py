@@ -165,7 +165,7 @@ async def list_tasks(
 
 
 async def cancel_task(session: AsyncSession, *, task: Task, actor: Actor) -> TaskState:
-    """Cancel: at once if queued or waiting; a running task is stopped by its worker at the next boundary."""
+    """Cancel: at once if queued or waiting; a running task is stopped mid-step by its worker (signalled)."""
     if task.state in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.DEAD):
         raise Conflict(f"The task is {task.state.value}; there is nothing to cancel.", code="task_finished")
     state = await store.request_cancel(session, task_id=task.id)
@@ -182,6 +182,7 @@ async def retry_task(
     from_step: int | None,
     input: dict[str, Any] | None,
     agent_version: int | None,
+    traceparent: str | None = None,
 ) -> Task:
     """A new task that replays the original's completed steps before `from_step` and runs the rest.
 
@@ -219,6 +220,8 @@ async def retry_task(
         timeout_s=task.timeout_s,
         created_by_id=actor.user_id,
         request_id=actor.request_id,
+        traceparent=traceparent,
+        concurrency_limit=task.concurrency_limit,
         state=TaskState.QUEUED,
         last_event_seq=0,
     )
@@ -252,6 +255,7 @@ async def retry_task(
             "replayed_steps": [s.step_key for s in replayed],
         },
     )
+    note(session, WAKE)  # runnable now: a worker starts it at once
     actor.audit(
         session,
         "task.retried",

@@ -83,7 +83,8 @@ class WorkerRuntime:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            free = self.settings.concurrency - len(self._running)
+            # Slots promised to tasks being handed over in this process count as busy.
+            free = self.settings.concurrency - len(self._running) - int(getattr(self.source, "reserved", 0))
             jobs: list[Job] = []
             if free > 0 and self.source is not None:
                 try:

@@ -175,8 +175,8 @@ async def retry_task(
     task_id: uuid.UUID,
     principal: Runner,
     session: SessionDep,
-    resources: ResourcesDep,
     body: TaskRetry | None = None,
+    traceparent: Annotated[str | None, Header(max_length=256)] = None,
 ) -> TaskOut:
     """Own tasks; anyone's with tasks:manage. The new task points at the original (`parent_task_id`)."""
     task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
@@ -190,6 +190,7 @@ async def retry_task(
         from_step=body.from_step,
         input=body.input,
         agent_version=body.agent_version,
+        traceparent=parse_traceparent(traceparent) or new_traceparent(),
     )
     return task_out(retried)
 

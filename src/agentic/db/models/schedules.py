@@ -26,7 +26,8 @@ class Schedule(TenantScoped, IdMixin, TimestampMixin, Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
     agent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agents.id", ondelete="CASCADE"))
-    # Tasks of the schedule are created on behalf of this user (whose role must allow running the agent).
+    # Tasks of the schedule are created on behalf of this user; a fire is skipped once they may no longer run
+    # tasks in the organisation (no longer a member, or a role without tasks:run).
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
     cron: Mapped[str] = mapped_column(String(120))
