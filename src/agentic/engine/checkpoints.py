@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.db.models import AttemptStatus, StepStatus, TaskAttempt, TaskState
@@ -31,28 +32,44 @@ _MAX_BATCH = 200
 
 _TASKS: Any = store._TASKS
 _ATTEMPTS: Any = TaskAttempt.__table__
-_COMPLETE = (
+# Completions of many tasks: the fenced state change (one statement), their outputs (one executemany) and
+# their attempts (one statement).
+_COMPLETE_MANY = (
     _TASKS.update()
     .where(
-        _TASKS.c.id == bindparam("f_task_id"),
-        _TASKS.c.attempt == bindparam("f_attempt"),
+        tuple_(_TASKS.c.id, _TASKS.c.attempt).in_(bindparam("f_pairs", expanding=True)),
         _TASKS.c.lease_owner == bindparam("f_owner"),
         _TASKS.c.state == TaskState.RUNNING,
     )
     .values(
         last_event_seq=_TASKS.c.last_event_seq + 1,
         state=TaskState.SUCCEEDED,
-        output=bindparam("f_output", type_=_TASKS.c.output.type),
         finished_at=bindparam("f_now"),
         updated_at=bindparam("f_now"),
         lease_owner=None,
         lease_expires_at=None,
     )
-    .returning(_TASKS.c.last_event_seq)
+    .returning(_TASKS.c.id, _TASKS.c.last_event_seq)
 )
-_ATTEMPT_SUCCEEDED = (
+_SET_OUTPUT = (
+    _TASKS.update()
+    .where(_TASKS.c.id == bindparam("o_id"))
+    .values(output=bindparam("o_output", type_=_TASKS.c.output.type))
+)
+# The fence of many checkpoints at once: same worker, same number of events, one statement.
+_FENCE_MANY = (
+    _TASKS.update()
+    .where(
+        tuple_(_TASKS.c.id, _TASKS.c.attempt).in_(bindparam("f_pairs", expanding=True)),
+        _TASKS.c.lease_owner == bindparam("f_owner"),
+        _TASKS.c.state == TaskState.RUNNING,
+    )
+    .values(last_event_seq=_TASKS.c.last_event_seq + bindparam("f_count"), updated_at=bindparam("f_now"))
+    .returning(_TASKS.c.id, _TASKS.c.last_event_seq)
+)
+_ATTEMPTS_SUCCEEDED = (
     _ATTEMPTS.update()
-    .where(_ATTEMPTS.c.task_id == bindparam("a_task_id"), _ATTEMPTS.c.attempt == bindparam("a_attempt"))
+    .where(tuple_(_ATTEMPTS.c.task_id, _ATTEMPTS.c.attempt).in_(bindparam("a_pairs", expanding=True)))
     .values(status=AttemptStatus.SUCCEEDED, finished_at=bindparam("a_now"))
 )
 
@@ -174,6 +191,36 @@ class CheckpointWriter:
                 if not isinstance(exc, Exception):
                     raise
 
+    @staticmethod
+    async def _fence_and_number(
+        session: AsyncSession, batch: list[_Checkpoint], now: dt.datetime
+    ) -> dict[Any, int]:
+        """Check every checkpoint's lease and reserve its event numbers; the last number, by task.
+
+        Checkpoints of one worker that carry the same number of events share one statement (`(id, attempt)
+        IN (…)`); a completion, which also stores the task's output, has its own. A task missing from the
+        result failed its fence.
+        """
+        numbered: dict[Any, int] = {}
+        # (worker, events carried, completion?) -> its checkpoints: one fenced statement per group.
+        groups: dict[tuple[str, int, bool], list[_Checkpoint]] = defaultdict(list)
+        for checkpoint in batch:
+            groups[(checkpoint.lease.worker_id, len(checkpoint.events), checkpoint.complete)].append(
+                checkpoint
+            )
+        for (owner, count, complete), members in groups.items():
+            params = {
+                "f_pairs": [(c.lease.task_id, c.lease.attempt) for c in members],
+                "f_owner": owner,
+                "f_now": now,
+            }
+            if complete:
+                rows = await session.execute(_COMPLETE_MANY, params)
+            else:
+                rows = await session.execute(_FENCE_MANY, params | {"f_count": count})
+            numbered.update({task_id: int(seq) for task_id, seq in rows})
+        return numbered
+
     async def _write(self, batch: list[_Checkpoint]) -> None:
         now = utcnow()
         lost: list[_Checkpoint] = []
@@ -181,17 +228,11 @@ class CheckpointWriter:
         async with self._sessions() as session:
             events: list[dict[str, Any]] = []
             new_steps: list[dict[str, Any]] = []
+            completed: list[_Checkpoint] = []
+            numbered = await self._fence_and_number(session, batch, now)
             for checkpoint in batch:
                 lease = checkpoint.lease
-                fence = {"f_task_id": lease.task_id, "f_attempt": lease.attempt, "f_owner": lease.worker_id}
-                if checkpoint.complete:
-                    seq = await session.scalar(
-                        _COMPLETE, fence | {"f_output": checkpoint.output, "f_now": now}
-                    )
-                else:
-                    seq = await session.scalar(
-                        store._FENCE_AND_NUMBER, fence | {"f_count": len(checkpoint.events), "f_now": now}
-                    )
+                seq = numbered.get(lease.task_id)
                 if seq is None:
                     lost.append(checkpoint)  # its fence failed: nothing of it was written
                     continue
@@ -202,16 +243,21 @@ class CheckpointWriter:
                 events += rows
                 note(session, EVENTS, str(lease.task_id))
                 if checkpoint.complete:
-                    await session.execute(
-                        _ATTEMPT_SUCCEEDED,
-                        {"a_task_id": lease.task_id, "a_attempt": lease.attempt, "a_now": now},
-                    )
+                    completed.append(checkpoint)
                 elif checkpoint.step is not None:
                     row = checkpoint.step | {"finished_at": now if checkpoint.finished else None}
                     if checkpoint.step_exists:
                         await store._upsert_step(session, row, exists=True)
                     else:
                         new_steps.append({"id": new_id(), **row})
+            if completed:
+                await session.execute(
+                    _SET_OUTPUT, [{"o_id": c.lease.task_id, "o_output": c.output} for c in completed]
+                )
+                await session.execute(
+                    _ATTEMPTS_SUCCEEDED,
+                    {"a_pairs": [(c.lease.task_id, c.lease.attempt) for c in completed], "a_now": now},
+                )
             if new_steps:
                 await session.execute(store._STEPS_TABLE.insert(), new_steps)
             if events:

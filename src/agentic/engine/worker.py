@@ -28,6 +28,8 @@ log = get_logger("agentic.engine")
 # How often a worker looks for cancellation requests of the tasks it runs (the 1-second promise).
 _CANCEL_POLL_S = 0.1
 _CANCEL_SIGNALLED_POLL_S = 1.0
+# Slots freed within this time are refilled by one claim.
+_REFILL_DELAY_S = 0.005
 
 
 class EngineSource:
@@ -59,6 +61,7 @@ class EngineSource:
         self._worker_id: str | None = None
         self._reserved = 0
         self._handed: list[store.Claimed] = []
+        self._refill: asyncio.TimerHandle | None = None
         self._cancelling: set[uuid.UUID] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -116,6 +119,17 @@ class EngineSource:
             requested = await store.cancellations_for(session, worker_id=worker_id)
         for task_id in requested:
             self._cancel_signalled(task_id)
+
+    def _slot_freed(self) -> None:
+        # Claim the next tasks now rather than at the next poll, but gather the slots that free up within a
+        # few milliseconds into one claim: under load, one claim per finished task would rank the queue once
+        # per task.
+        if self._refill is None:
+            self._refill = asyncio.get_running_loop().call_later(_REFILL_DELAY_S, self._refill_now)
+
+    def _refill_now(self) -> None:
+        self._refill = None
+        self._signals.poke()
 
     def _cancel_signalled(self, task_id: uuid.UUID) -> None:
         # Only sent once the request is committed; the job records the cancellation, fenced by its lease.
@@ -195,7 +209,7 @@ class EngineSource:
         finally:
             self._running.pop(lease.task_id, None)
             self._cancelling.discard(lease.task_id)
-            self._signals.poke()  # a slot is free: claim the next task now, not at the next poll
+            self._slot_freed()
 
     async def _execute(self, claimed: store.Claimed) -> None:
         """Run one claimed task to its next state; every outcome is written fenced by the lease."""
