@@ -578,6 +578,20 @@ async def test_per_agent_limit_holds_while_other_agents_proceed(
     assert [lease.task_id in limited for lease in again] == [True]  # one slot freed, one more runs
 
 
+async def test_an_agents_tasks_with_and_without_a_limit_are_claimed_alike_on_both_backends(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    # The older task was created before the agent had a limit; the newer one carries a limit of 1.
+    older = await _enqueue(sessions, agent)
+    newer = await _enqueue(sessions, agent, concurrency_limit=1)
+    async with sessions() as session:
+        claimed = [lease.task_id for lease in await store.claim(session, worker_id="w", limit=10, lease_s=30)]
+    assert claimed == [older.id]  # the older one runs, and it takes the agent's only slot
+    async with sessions() as session:
+        assert await store.claim(session, worker_id="w", limit=10, lease_s=30) == []
+    assert (await _state(sessions, newer.id)).state is TaskState.QUEUED
+
+
 async def test_claims_are_fair_across_organisations(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ _SEND_TIMEOUT_S = 2.0
 
 Deliver = Callable[[str, str], None]
 _HANDOFFS_KEY = "agentic.handoffs"
+_SENT_KEY = "agentic.signals_sent"
 
 
 class LocalClaimer(Protocol):
@@ -223,10 +224,10 @@ class Signals:
 
     # --- raising -----------------------------------------------------------------------------------------
 
-    def emit(self, channel: str, payload: str = "") -> None:
-        """Dispatch a signal here now, and queue it for the other processes."""
+    def emit(self, channel: str, payload: str = "", *, sent: bool = False) -> None:
+        """Dispatch a signal here now, and queue it for the other processes (unless it was `sent` already)."""
         self._dispatch(channel, payload)
-        if self.transport is None:
+        if self.transport is None or sent:
             return
         self._outbox[channel].add(payload)
         if self._flushing is None or self._flushing.done():
@@ -316,20 +317,44 @@ def note_handoff(session: Any, reservation: Reservation, claimed: Any) -> None:
     session.info.setdefault(_HANDOFFS_KEY, []).append((reservation, claimed))
 
 
+_NOTIFY_MANY = text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_in_transaction(session: Session) -> None:
+    # With PostgreSQL carrying the signals, NOTIFY inside the transaction: PostgreSQL delivers it exactly when
+    # the transaction commits (never if it rolls back), with no round trip after the commit.
+    signals = session.info.get(SIGNALS_KEY)
+    notes = session.info.get(_NOTES_KEY)
+    if not notes or not isinstance(signals, Signals) or not isinstance(signals.transport, PostgresTransport):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for channel, payload in dict.fromkeys(notes):
+        by_channel[channel].append(payload)
+    for channel, payloads in by_channel.items():
+        session.execute(_NOTIFY_MANY, {"channel": channel, "payloads": payloads})
+    session.info[_SENT_KEY] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _send_notes(session: Session) -> None:
     for reservation, claimed in session.info.pop(_HANDOFFS_KEY, ()):
         reservation.hand(claimed)
     notes = session.info.pop(_NOTES_KEY, None)
+    sent = bool(session.info.pop(_SENT_KEY, False))
     signals = session.info.get(SIGNALS_KEY)
     if notes and isinstance(signals, Signals):
         for channel, payload in dict.fromkeys(notes):  # each distinct signal once, in order
-            signals.emit(channel, payload)
+            signals.emit(channel, payload, sent=sent)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_notes(session: Session) -> None:
     session.info.pop(_NOTES_KEY, None)
+    session.info.pop(_SENT_KEY, None)
     drop_handoffs(session)
 
 

@@ -16,8 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, and_, bindparam, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
@@ -314,7 +313,7 @@ async def _insert_claimed(
     return task
 
 
-def _candidates(now: Any, limit: Any) -> Any:
+def _candidates(now: Any, limit: Any, *, columns: bool = False) -> Any:
     """The next runnable tasks, fair across organisations and within every agent's concurrency limit.
 
     Ranked per organisation (each organisation's best task, then each one's second best, …) so that one
@@ -343,36 +342,25 @@ def _candidates(now: Any, limit: Any) -> Any:
         .where(Task.state == TaskState.QUEUED, Task.run_at <= now)
         .subquery()
     )
+    picked = (
+        (queued.c.id, queued.c.org_rank, queued.c.priority, queued.c.run_at) if columns else (queued.c.id,)
+    )
     return (
-        select(queued.c.id)
+        select(*picked)
         .where(or_(queued.c.cap.is_(None), queued.c.agent_rank + queued.c.running <= queued.c.cap))
         .order_by(queued.c.org_rank, queued.c.priority.desc(), queued.c.run_at, queued.c.id)
         .limit(limit)
     )
 
 
-async def _within_limits_postgres(session: AsyncSession, ids: list[uuid.UUID], limit: int) -> list[uuid.UUID]:
-    """Lock the candidates and trim them to the agents' free slots, exact under concurrent claimers.
+async def _within_limits_postgres(session: AsyncSession, locked: list[Any], limit: int) -> list[uuid.UUID]:
+    """Trim locked candidates (in fair order) to the agents' free slots, exact under concurrent claimers.
 
-    Window functions cannot carry FOR UPDATE, so candidates are locked afterwards (SKIP LOCKED: another worker
-    took them). Claimers of the same limited agent then serialise on a transaction-scoped advisory lock and
-    recount that agent's running tasks, which now include every concurrent claim already committed.
+    Claimers of the same limited agent serialise on a transaction-scoped advisory lock and recount that
+    agent's running tasks, which then include every concurrent claim already committed.
     """
-    if not ids:
+    if not locked:
         return []
-    # Lock in the candidates' fair order and only as many as needed: rows another claimer holds are skipped
-    # and the next free ones taken, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would.
-    in_fair_order = func.array_position(literal(ids, type_=postgresql.ARRAY(Uuid)), Task.id)
-    locked = (
-        await session.execute(
-            select(Task.id, Task.agent_id, Task.concurrency_limit)
-            .where(Task.id.in_(ids), Task.state == TaskState.QUEUED)
-            .order_by(in_fair_order)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    by_id = {row.id: row for row in locked}
     limited = sorted({row.agent_id for row in locked if row.concurrency_limit is not None})
     free: dict[uuid.UUID, int] = {}
     for agent_id in limited:  # sorted: every claimer takes the locks in the same order (no deadlock)
@@ -382,18 +370,20 @@ async def _within_limits_postgres(session: AsyncSession, ids: list[uuid.UUID], l
             .select_from(Task)
             .where(Task.agent_id == agent_id, Task.state == TaskState.RUNNING)
         )
-        cap = min(r.concurrency_limit for r in locked if r.agent_id == agent_id)
+        # Tasks frozen a limit when they were created; an agent's older tasks may have none (or another one).
+        cap = min(
+            r.concurrency_limit for r in locked if r.agent_id == agent_id and r.concurrency_limit is not None
+        )
         free[agent_id] = max(cap - int(running or 0), 0)
     kept: list[uuid.UUID] = []
-    for task_id in ids:  # keep the fair order of the candidates
-        row = by_id.get(task_id)
-        if row is None:
-            continue
+    for row in locked:  # in the candidates' fair order
+        # As in the SQLite claim: every running or claimed task of a limited agent uses a slot, and a task
+        # that carries a limit is not claimed once none is free (an older task without one still runs).
         if row.agent_id in free:
-            if free[row.agent_id] == 0:
+            if row.concurrency_limit is not None and free[row.agent_id] <= 0:
                 continue
             free[row.agent_id] -= 1
-        kept.append(task_id)
+        kept.append(row.id)
         if len(kept) == limit:
             break
     return kept
@@ -430,8 +420,25 @@ def _claim_statement(chosen: Any) -> Any:
     )
 
 
+def _lock_candidates() -> Any:
+    # One statement ranks the candidates and locks the first free ones in that order (PostgreSQL): the window
+    # functions stay in a derived table, and only the `tasks` rows are locked (`FOR UPDATE OF tasks`). Rows
+    # another claimer holds are skipped, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would skip them.
+    tasks: Any = Task.__table__
+    ranked = _candidates(bindparam("c_now"), bindparam("c_limit"), columns=True).subquery("ranked")
+    return (
+        select(tasks.c.id, tasks.c.agent_id, tasks.c.concurrency_limit)
+        .join(ranked, ranked.c.id == tasks.c.id)
+        .where(tasks.c.state == TaskState.QUEUED)
+        .order_by(ranked.c.org_rank, ranked.c.priority.desc(), ranked.c.run_at, ranked.c.id)
+        .limit(bindparam("c_take"))
+        .with_for_update(skip_locked=True, of=tasks)
+    )
+
+
 # Built once: constructing these expressions costs more CPU than running them (idle claim latency).
 _CANDIDATES = _candidates(bindparam("c_now"), bindparam("c_limit"))
+_LOCK_CANDIDATES = _lock_candidates()
 _CLAIM_IDS = _claim_statement(Task.__table__.c.id.in_(bindparam("c_ids", expanding=True)))
 _CLAIM_NEXT = _claim_statement(Task.__table__.c.id.in_(_CANDIDATES.scalar_subquery()))
 
@@ -478,8 +485,10 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
         # SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
         # Over-fetch: concurrent claimers see the same top candidates, and SKIP LOCKED leaves each of them
         # whatever the others have not locked yet.
-        overfetched = await session.scalars(_CANDIDATES, {"c_now": now, "c_limit": limit * 4 + 16})
-        ids = await _within_limits_postgres(session, list(overfetched.all()), limit)
+        locked = await session.execute(
+            _LOCK_CANDIDATES, {"c_now": now, "c_limit": limit * 4 + 16, "c_take": limit}
+        )
+        ids = await _within_limits_postgres(session, list(locked.all()), limit)
         if not ids:
             await session.commit()
             return []
