@@ -156,30 +156,6 @@ async def enqueue(
         if reservation is not None and await _runnable_backlog(session, now):
             reservation.release()
             reservation = None
-    if reservation is not None and claimer is not None:
-        return await _enqueue_claimed(
-            session,
-            reservation=reservation,
-            lease_s=claimer.lease_s,
-            now=now,
-            task=Task(
-                org_id=org_id,
-                agent_id=agent_id,
-                agent_version_id=agent_version_id,
-                input=input,
-                runner=runner,
-                priority=priority,
-                run_at=now,
-                max_attempts=max_attempts,
-                policy=policy or {},
-                timeout_s=timeout_s,
-                created_by_id=created_by_id,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                request_id=request_id,
-                traceparent=traceparent,
-            ),
-        )
     task = Task(
         org_id=org_id,
         agent_id=agent_id,
@@ -187,7 +163,7 @@ async def enqueue(
         input=input,
         runner=runner,
         priority=priority,
-        run_at=run_at or utcnow(),
+        run_at=run_at or now,
         max_attempts=max_attempts,
         policy=policy or {},
         timeout_s=timeout_s,
@@ -200,6 +176,10 @@ async def enqueue(
         state=TaskState.QUEUED,
         last_event_seq=1,  # the `task.created` event below: no second write to number it
     )
+    if reservation is not None and claimer is not None:
+        return await _enqueue_claimed(
+            session, reservation=reservation, lease_s=claimer.lease_s, now=now, task=task
+        )
     session.add(task)
     await session.flush()
     await session.execute(
