@@ -261,6 +261,29 @@ def _own_schedule(body: Any = None) -> Recipe:
     return recipe
 
 
+def _agent_body() -> dict[str, Any]:
+    return {"name": f"a-{uuid.uuid4().hex[:6]}", "model": {"provider": "mock", "name": "echo"}}
+
+
+async def _create_agent(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/agents", _agent_body()
+
+
+async def _import_agent(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/agents/import", {"kind": "agentic.agent", "format_version": 1, **_agent_body()}
+
+
+def _own_agent(suffix: str, body: Any = None) -> Recipe:
+    # The caller's own agent: writes need agents:write *and* ownership (or agents:manage).
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        from tests.api.test_tasks import make_agent
+
+        agent = await make_agent(world.db, caller)
+        return f"/v1/agents/{agent.id}{suffix}", body() if callable(body) else body
+
+    return recipe
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -300,6 +323,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/dead-letters"): _org("/v1/dead-letters"),
     ("POST", "/v1/dead-letters/{task_id}/requeue"): _dead_task("/requeue"),
     ("DELETE", "/v1/dead-letters/{task_id}"): _dead_task(""),
+    ("GET", "/v1/agents"): _org("/v1/agents"),
+    ("POST", "/v1/agents"): _create_agent,
+    ("POST", "/v1/agents/import"): _import_agent,
+    ("GET", "/v1/agents/{agent_id}"): _own_agent(""),
+    ("PATCH", "/v1/agents/{agent_id}"): _own_agent("", {"description": "changed"}),
+    ("DELETE", "/v1/agents/{agent_id}"): _own_agent(""),
+    ("GET", "/v1/agents/{agent_id}/versions"): _own_agent("/versions"),
+    ("GET", "/v1/agents/{agent_id}/versions/{version}"): _own_agent("/versions/1"),
+    ("GET", "/v1/agents/{agent_id}/diff"): _own_agent("/diff?from=1&to=1"),
+    ("POST", "/v1/agents/{agent_id}/rollback"): _own_agent("/rollback", {"version": 1}),
+    ("POST", "/v1/agents/{agent_id}/clone"): _own_agent("/clone", lambda: {"name": "copy"}),
+    ("GET", "/v1/agents/{agent_id}/export"): _own_agent("/export?format=yaml"),
+    ("POST", "/v1/agents/{agent_id}/render"): _own_agent("/render", {"input": {"message": "hi"}}),
     ("GET", "/v1/schedules"): _org("/v1/schedules"),
     ("POST", "/v1/schedules"): _create_schedule,
     ("GET", "/v1/schedules/{schedule_id}"): _own_schedule(),

@@ -454,3 +454,43 @@ async def test_agent_at_its_limit_rejects_when_asked_to(
     assert busy.status_code == 429
     assert busy.json()["error"]["code"] == "agent_busy"
     assert busy.headers["retry-after"] == "5"
+
+
+async def test_a_run_renders_the_versions_templates_and_checks_its_input(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    from tests.api.test_agents import agent_body
+
+    body = agent_body(
+        model={"provider": "mock", "name": "echo", "options": {"tokens_per_second": 1000}},
+        system_prompt="You help {{ name }}.",
+        prompt_template="Say hello to {{ name }} in {{ language }}.",
+        input_schema={
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "language": {"type": "string"}},
+            "required": ["name", "language"],
+        },
+    )
+    created = await client.post("/v1/agents", json=body, headers=user.headers)
+    assert created.status_code == 201, created.text
+    agent_id = created.json()["id"]
+
+    refused = await client.post(
+        "/v1/tasks", json={"agent_id": agent_id, "input": {"name": "Ada"}}, headers=user.headers
+    )
+    assert refused.status_code == 422
+    assert "language" in refused.text
+
+    task = await client.post(
+        "/v1/tasks",
+        json={"agent_id": agent_id, "input": {"name": "Ada", "language": "French"}},
+        headers=user.headers,
+    )
+    assert task.status_code == 201, task.text
+    done = await _wait(client, task.json()["id"], user.headers)
+    assert done["state"] == "succeeded", done
+    # The mock `echo` model repeats the last user message: the rendered template.
+    assert done["output"]["text"] == "Say hello to Ada in French."

@@ -37,6 +37,7 @@ class Tenants:
     b_credential_id: uuid.UUID
     b_task_id: uuid.UUID
     b_schedule_id: uuid.UUID
+    b_agent_id: uuid.UUID
 
 
 @pytest.fixture
@@ -103,10 +104,11 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_credential_id=credential.id,
         b_task_id=b_task.id,
         b_schedule_id=b_schedule.id,
+        b_agent_id=b_agent.id,
     )
 
 
-def _fill(path: str, ids: dict[str, uuid.UUID]) -> str:
+def _fill(path: str, ids: dict[str, uuid.UUID | int]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
 
 
@@ -114,7 +116,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
     client: httpx.AsyncClient, tenants: Tenants
 ) -> None:
     """Admin of A, with A's bearer token and with A's admin key, calls every route with B's IDs."""
-    b_ids = {
+    b_ids: dict[str, uuid.UUID | int] = {
         "org_id": tenants.b_org.id,
         "user_id": tenants.b_member.user.id,
         "invitation_id": tenants.b_invitation_id,
@@ -122,9 +124,11 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "credential_id": tenants.b_credential_id,
         "task_id": tenants.b_task_id,
         "schedule_id": tenants.b_schedule_id,
+        "agent_id": tenants.b_agent_id,
+        "version": 1,  # B's agent has version 1: only the agent ID must make the call fail
     }
     # B's objects addressed through A's own organisation path: still B's objects.
-    mixed_ids = {**b_ids, "org_id": tenants.a_org.id}
+    mixed_ids: dict[str, uuid.UUID | int] = {**b_ids, "org_id": tenants.a_org.id}
     # Valid bodies, so that each call gets past validation to the lookup that must fail.
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PATCH", "/v1/orgs/{org_id}"): {"name": "pwned"},
@@ -132,6 +136,10 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         ("POST", "/v1/orgs/{org_id}/invitations"): {"email": "x@example.com", "role": "admin"},
         ("POST", "/v1/tasks/{task_id}/signals"): {"key": "approval"},
         ("PATCH", "/v1/schedules/{schedule_id}"): {"enabled": False},
+        ("PATCH", "/v1/agents/{agent_id}"): {"name": "pwned"},
+        ("POST", "/v1/agents/{agent_id}/rollback"): {"version": 1},
+        ("POST", "/v1/agents/{agent_id}/clone"): {"name": "stolen"},
+        ("POST", "/v1/agents/{agent_id}/render"): {"input": {"message": "hi"}},
     }
     checked = 0
     for credentials in (tenants.a_admin.headers, {"authorization": f"Bearer {tenants.a_key}"}):
@@ -173,6 +181,8 @@ async def test_lists_contain_only_own_org_data(client: httpx.AsyncClient, tenant
     events = (await client.get("/v1/audit-events", headers=headers)).json()["items"]
     assert events, "A's own events are listed"
     assert all(e["target_id"] != str(tenants.b_invitation_id) for e in events)
+    agents = (await client.get("/v1/agents", headers=headers)).json()["items"]
+    assert str(tenants.b_agent_id) not in {a["id"] for a in agents}
     orgs = (await client.get("/v1/orgs", headers=headers)).json()
     assert [o["id"] for o in orgs] == [str(tenants.a_org.id)]
 

@@ -11,7 +11,20 @@ from fastapi.routing import APIRoute
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
 from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from agentic.api.routes import api_keys, audit, auth, health, llm, me, orgs, schedules, setup, system, tasks
+from agentic.api.routes import (
+    agents,
+    api_keys,
+    audit,
+    auth,
+    health,
+    llm,
+    me,
+    orgs,
+    schedules,
+    setup,
+    system,
+    tasks,
+)
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
 from agentic.engine.worker import engine_source
@@ -34,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys.router,
     audit.router,
     llm.router,
+    agents.router,
     tasks.router,
     schedules.router,
 )

@@ -6,7 +6,7 @@ not pay for the call again); tool calls, limits and approvals arrive with the ag
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.db.models import AgentVersion, Organization
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
+from agentic.errors import AgenticError
 from agentic.llm import (
     AllTargetsFailed,
     LLMError,
@@ -26,6 +27,7 @@ from agentic.llm import (
     TextDelta,
 )
 from agentic.llm.redaction import redact
+from agentic.prompts import render_prompt
 from agentic.services.llm import call_context, stores_llm_content
 
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
@@ -41,11 +43,6 @@ def _targets(model: dict[str, Any]) -> list[Target]:
     ]
 
 
-def _user_message(task_input: dict[str, Any]) -> str:
-    message = task_input.get("message")
-    return message if isinstance(message, str) else json.dumps(task_input, sort_keys=True)
-
-
 def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSession]) -> Runner:
     """The `agent` runner bound to the process's gateway."""
 
@@ -57,9 +54,13 @@ def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSes
             raise StepFailed("the agent version or organisation no longer exists", retryable=False)
         config = version.config or {}
         targets = _targets(dict(config.get("model") or {}))
-        messages = [Message("user", _user_message(ctx.task.input))]
-        if config.get("system_prompt"):
-            messages.insert(0, Message("system", str(config["system_prompt"])))
+        try:
+            # The version's templates, in the sandbox, off the event loop (rendering is CPU-bound).
+            rendered = await asyncio.to_thread(render_prompt, config, ctx.task.input)
+        except AgenticError as exc:
+            raise StepFailed(exc.message, retryable=False, code=exc.code) from exc
+        messages = [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
+        messages.append(Message("user", rendered.messages[-1]["content"]))
         request = LLMRequest(messages=tuple(messages))
 
         async def llm_step(info: StepInfo) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from agentic.db.types import utcnow
 from agentic.engine import store
 from agentic.engine.signals import WAKE, note
 from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
+from agentic.prompts import validate_input
 from agentic.services.audit import Actor
 
 # The parts of an agent's policies a task keeps for its whole life (retries read them on any worker).
@@ -80,6 +81,8 @@ async def create_task(
     )
     if version is None:
         raise InvalidInput("The agent has no version to run.")
+    # The input must match the variables the agent declares (errors name the fields), before it is queued.
+    validate_input((version.config or {}).get("input_schema"), input, loc=["body", "input"])
     policies = dict((version.config or {}).get("policies") or {})
     cap = policies.get("max_concurrent_runs")
     if cap is not None and policies.get("on_limit") == "reject":

@@ -14,6 +14,7 @@ from agentic.db.models import Schedule
 from agentic.schemas.common import error_responses
 from agentic.schemas.schedules import ScheduleCreate, ScheduleOut, ScheduleUpdate
 from agentic.security.permissions import Permission
+from agentic.services import agents as agents_service
 from agentic.services import schedules as service
 
 router = APIRouter(prefix=f"{API_PREFIX}/schedules", tags=["schedules"])
@@ -57,6 +58,12 @@ async def list_schedules(
 )
 async def create_schedule(body: ScheduleCreate, principal: Writer, session: SessionDep) -> ScheduleOut:
     """Runs are created on the caller's behalf, with `input`, each time the expression fires."""
+    # Only for an agent the caller can see: a private agent is someone else's to schedule.
+    await agents_service.check_runnable(
+        session,
+        agent_id=body.agent_id,
+        viewer=agents_service.Viewer(principal.user_id, principal.can(Permission.AGENTS_MANAGE)),
+    )
     schedule = await service.create_schedule(
         session,
         actor=principal.actor(),

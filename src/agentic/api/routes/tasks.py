@@ -35,6 +35,7 @@ from agentic.schemas.tasks import (
     TaskRetry,
 )
 from agentic.security.permissions import Permission
+from agentic.services import agents as agents_service
 from agentic.services import tasks as service
 from agentic.tracing import new_traceparent, parse_traceparent
 
@@ -107,6 +108,13 @@ async def create_task(
     """201 new; 200 when `Idempotency-Key` repeats an earlier identical request; 409 when it differs."""
     if body.run_at is not None and body.run_at.tzinfo is None:
         raise InvalidInput("`run_at` needs a time zone.", details=[{"loc": ["body", "run_at"]}])
+    # A private agent runs only for those who can see it. This loads the agent into the session, so the task
+    # service's own lookup of it is answered without another query.
+    await agents_service.check_runnable(
+        session,
+        agent_id=body.agent_id,
+        viewer=agents_service.Viewer(principal.user_id, principal.can(Permission.AGENTS_MANAGE)),
+    )
     task, created = await service.create_task(
         session,
         org_id=principal.org_id,
