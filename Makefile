@@ -68,10 +68,11 @@ fmt: dev ## Format and apply safe lint fixes
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Tools some tests drive that only the OS package manager provides (installed when missing and permitted).
-OS_PACKAGES := docker-compose
-os-deps: ## Install the OS packages the tests use (docker-compose), when missing
-	@missing=""; for tool in $(OS_PACKAGES); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+# Tools some tests drive that only the OS package manager provides (installed when missing and permitted),
+# as command:package: docker-compose validates deploy/, bubblewrap sandboxes the `python` tool.
+OS_TOOLS := docker-compose:docker-compose bwrap:bubblewrap
+os-deps: ## Install the OS packages the tests use (docker-compose, bubblewrap), when missing
+	@missing=""; for pair in $(OS_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing OS packages:$$missing"; \
