@@ -1,0 +1,1 @@
+"""Built-in agent tools (outbound HTTP with an SSRF guard, ...), each safe by default."""
