@@ -30,11 +30,12 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import html2text
 from aiohttp.abc import AbstractResolver, ResolveResult
+from bs4 import BeautifulSoup
+from markdownify import markdownify
 from yarl import URL
 
 from agentic.errors import InvalidInput
@@ -656,12 +657,15 @@ _TEXT_TYPES: Final = frozenset({"application/json", "application/xml", "applicat
 
 def html_to_text(html: str, *, base_url: str | None = None) -> str:
     """Readable text for a model: headings, paragraphs and links kept (Markdown), scripts/styles dropped."""
-    converter = html2text.HTML2Text(baseurl=base_url or "")
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.ignore_emphasis = False
-    converter.unicode_snob = True
-    return converter.handle(html).strip()
+    soup = BeautifulSoup(html, "html.parser")
+    # Code and hidden content is not text for the model (and a place to hide prompt injections).
+    for node in soup(["script", "style", "noscript", "template", "iframe", "svg", "head"]):
+        node.decompose()
+    for link in soup.find_all("a", href=True):
+        link["href"] = urljoin(base_url or "", str(link["href"]))
+    text = markdownify(str(soup), heading_style="ATX", strip=["img"], bullets="-")
+    # Collapse the blank lines markdownify leaves between blocks.
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip()).strip()
 
 
 async def web_fetch(policy: OutboundPolicy, url: str, *, lookup: Lookup = system_lookup) -> FetchResult:
