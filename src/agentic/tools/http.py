@@ -664,8 +664,9 @@ def html_to_text(html: str, *, base_url: str | None = None) -> str:
     for link in soup.find_all("a", href=True):
         link["href"] = urljoin(base_url or "", str(link["href"]))
     text = markdownify(str(soup), heading_style="ATX", strip=["img"], bullets="-")
-    # Collapse the blank lines markdownify leaves between blocks.
-    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip()).strip()
+    # Keep one blank line between blocks (markdownify leaves runs of them), no trailing spaces.
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", lines).strip()
 
 
 async def web_fetch(policy: OutboundPolicy, url: str, *, lookup: Lookup = system_lookup) -> FetchResult:
