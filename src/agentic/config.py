@@ -178,6 +178,24 @@ class AuthSettings(BaseSettings):
     throttle_window_s: Annotated[int, Field(ge=1)] = 900
 
 
+class ToolSettings(BaseSettings):
+    """`AGENTIC_TOOLS_*`: the built-in tools agents call."""
+
+    model_config = _group("AGENTIC_TOOLS_")
+
+    python_wall_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    python_cpu_s: Annotated[int, Field(ge=1, le=600)] = 5
+    python_memory_mib: Annotated[int, Field(ge=32, le=16384)] = 256
+    http_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    http_max_response_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 2 * 1024 * 1024
+    http_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443, 8080, 8443])
+    max_output_chars: Annotated[int, Field(ge=256, le=1_000_000)] = 20_000
+    allow_private_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the HTTP tools may reach despite the SSRF guard (tests). Refused in production.",
+    )
+
+
 class LLMSettings(BaseSettings):
     """`AGENTIC_LLM_*`: the LLM gateway. Without provider keys, agents use the deterministic mock provider."""
 
@@ -234,6 +252,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
@@ -246,6 +265,10 @@ class Settings(BaseSettings):
                 f"AGENTIC_SECURITY_SECRET_KEY must be set to a random value of at least "
                 f"{MIN_SECRET_LENGTH} characters "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.tools.allow_private_networks:
+            problems.append(
+                "AGENTIC_TOOLS_ALLOW_PRIVATE_NETWORKS must be empty: the SSRF guard cannot be relaxed"
             )
         if self.admin.password is not None and len(self.admin.password.get_secret_value()) < 12:
             problems.append("AGENTIC_ADMIN_PASSWORD must be at least 12 characters")

@@ -1,17 +1,24 @@
-"""The `agent` runner: an agent version's model on the task input, tokens streamed into the task's events.
+"""The `agent` runner: the agent loop, each LLM call and each tool call a durable step.
 
-This is the engine-facing half of the agent loop. It makes one checkpointed LLM step (so a retried task does
-not pay for the call again); tool calls, limits and approvals arrive with the agents feature (issue 6).
+render the prompt → LLM call → tool calls → their results → LLM call → … until the model answers without tool
+calls (`final`) or a limit stops the run (`max_steps`, `budget_exceeded`, `loop_detected`, `denied`). Tokens
+stream into the task's events as they arrive. Every LLM call and tool call is checkpointed under a stable key
+(`llm-<turn>`, `tool-<turn>-<n>`), so a retried or recovered task replays what already happened — no LLM call
+is paid for twice, no tool runs twice — and a tool call left without its result by a crash is simply run on
+resume (its assistant message is replayed from the LLM step), which keeps every call paired with a result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentic.config import ToolSettings
 from agentic.db.models import AgentVersion, Organization
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
 from agentic.errors import AgenticError
@@ -25,10 +32,12 @@ from agentic.llm import (
     StreamDone,
     Target,
     TextDelta,
+    ToolCall,
 )
 from agentic.llm.redaction import redact
 from agentic.prompts import render_prompt
 from agentic.services.llm import call_context, stores_llm_content
+from agentic.tools import registry
 
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
 _TOKEN_BATCH = 16
@@ -43,8 +52,22 @@ def _targets(model: dict[str, Any]) -> list[Target]:
     ]
 
 
-def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSession]) -> Runner:
-    """The `agent` runner bound to the process's gateway."""
+_DEFAULT_MAX_STEPS = 10
+# The same tool with the same arguments this many times in one run is a loop, not progress.
+_LOOP_REPEATS = 3
+_APPROVAL_TIMEOUT_S = 24 * 3600
+
+
+def make_agent_runner(
+    gateway: LLMGateway,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tool_settings: ToolSettings | None = None,
+    workspaces: Path | None = None,
+) -> Runner:
+    """The `agent` runner bound to the process's gateway, tool settings and workspace root."""
+    tools_settings = tool_settings or ToolSettings()
+    workspace_root = (workspaces or Path(".agentic") / "workspaces").resolve()
 
     async def run(ctx: RunContext) -> Any:
         async with sessions() as session:
@@ -53,60 +76,179 @@ def make_agent_runner(gateway: LLMGateway, sessions: async_sessionmaker[AsyncSes
         if version is None or org is None:
             raise StepFailed("the agent version or organisation no longer exists", retryable=False)
         config = version.config or {}
+        policies = dict(config.get("policies") or {})
         targets = _targets(dict(config.get("model") or {}))
         try:
             # The version's templates, in the sandbox, off the event loop (rendering is CPU-bound).
             rendered = await asyncio.to_thread(render_prompt, config, ctx.task.input)
         except AgenticError as exc:
             raise StepFailed(exc.message, retryable=False, code=exc.code) from exc
-        messages = [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
-        messages.append(Message("user", rendered.messages[-1]["content"]))
-        request = LLMRequest(messages=tuple(messages))
-
-        async def llm_step(info: StepInfo) -> dict[str, Any]:
-            buffer: list[str] = []
-            flushed = time.monotonic()
-            response: LLMResponse | None = None
-            context = call_context(org, agent_id=ctx.task.agent_id, task_id=ctx.task.id, step_key=info.key)
-            store_content = stores_llm_content(org)
-
-            def stored(text: str) -> dict[str, Any]:
-                # Content is redacted before it is stored; an organisation may forbid storing it at all.
-                return {"text": redact(text)} if store_content else {"chars": len(text)}
-
-            try:
-                async for chunk in gateway.stream(request, targets=targets, context=context):
-                    if isinstance(chunk, TextDelta):
-                        buffer.append(chunk.text)
-                        if len(buffer) >= _TOKEN_BATCH or time.monotonic() - flushed > _TOKEN_FLUSH_S:
-                            await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
-                            buffer, flushed = [], time.monotonic()
-                    elif isinstance(chunk, StreamDone):
-                        response = chunk.response
-            except LLMError as exc:
-                # The LLM error's class (rate_limited, timeout, …) is what an agent's retry policy names; when
-                # the whole fallback chain failed, the class is that of the final error.
-                cause = exc.last if isinstance(exc, AllTargetsFailed) else exc
-                raise StepFailed(
-                    exc.message, retryable=exc.retryable or exc.fallback, code=cause.code
-                ) from exc
-            if buffer:
-                await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
-            assert response is not None  # noqa: S101  # a finished stream always ends with StreamDone
-            return {
-                "content": redact(response.content) if store_content else None,
-                "provider": response.provider,
-                "model": response.model,
-                "finish_reason": response.finish_reason,
-                "usage": {
-                    "input_tokens": response.usage.input_tokens,
-                    "output_tokens": response.usage.output_tokens,
-                },
-            }
-
-        result = await ctx.step(
-            "llm-1", llm_step, kind="llm", name=targets[0].key, input={"messages": len(messages)}
+        messages: list[Message] = (
+            [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
         )
-        return {"text": result["content"], "model": result["model"], "usage": result["usage"]}
+        messages.append(Message("user", rendered.messages[-1]["content"]))
+        tool_specs = {str(t.get("name")): dict(t) for t in (config.get("tools") or [])}
+        allowlist = policies.get("tool_allowlist")
+        if allowlist is not None:
+            tool_specs = {name: spec for name, spec in tool_specs.items() if name in allowlist}
+        definitions = registry.definitions(list(tool_specs.values()))
+        max_steps = int(policies.get("max_steps", _DEFAULT_MAX_STEPS))
+        max_tokens = policies.get("max_tokens")
+        store_content = stores_llm_content(org)
+        workspace = workspace_root / str(ctx.task.id)
+        used = {"input_tokens": 0, "output_tokens": 0}
+        seen_calls: dict[str, int] = {}
+        last_text = ""
+
+        def finish(reason: str, text: str | None = None) -> dict[str, Any]:
+            return {"text": text, "stop_reason": reason, "steps": turn, "usage": dict(used)}
+
+        turn = 0
+        while turn < max_steps:
+            turn += 1
+            request = LLMRequest(messages=tuple(messages), tools=definitions)
+            result = await ctx.step(
+                f"llm-{turn}",
+                _llm_step(
+                    gateway, ctx, org=org, request=request, targets=targets, store_content=store_content
+                ),
+                kind="llm",
+                name=targets[0].key,
+                input={"messages": len(messages)},
+            )
+            for key in used:
+                used[key] += int(result["usage"].get(key, 0))
+            calls = [
+                ToolCall(c["id"], c["name"], dict(c["arguments"])) for c in result.get("tool_calls") or []
+            ]
+            last_text = result.get("content") or ""
+            messages.append(Message("assistant", last_text, tool_calls=tuple(calls)))
+            if not calls:
+                return finish("final", result.get("content"))
+            if max_tokens is not None and used["input_tokens"] + used["output_tokens"] > int(max_tokens):
+                return finish("budget_exceeded", result.get("content"))
+            for number, call in enumerate(calls, start=1):
+                spec = tool_specs.get(call.name)
+                stop = await _gate(
+                    ctx, call, seen_calls, spec=spec, key=f"{turn}-{number}", policies=policies
+                )
+                if stop is not None:
+                    return finish(stop, last_text or None)
+                outcome = await ctx.step(
+                    f"tool-{turn}-{number}",
+                    _tool_step(call, spec, ctx, workspace, tools_settings),
+                    kind="tool",
+                    name=call.name,
+                    input={"arguments": call.arguments} if store_content else None,
+                )
+                messages.append(Message("tool", outcome["content"], tool_call_id=call.id, name=call.name))
+        return finish("max_steps", last_text or None)
 
     return run
+
+
+async def _gate(
+    ctx: RunContext,
+    call: ToolCall,
+    seen_calls: dict[str, int],
+    *,
+    spec: dict[str, Any] | None,
+    key: str,
+    policies: dict[str, Any],
+) -> str | None:
+    """Whether a tool call may run: the stop reason if not (a loop, or a human said no)."""
+    signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
+    seen_calls[signature] = seen_calls.get(signature, 0) + 1
+    if seen_calls[signature] >= _LOOP_REPEATS:
+        await ctx.event("agent.loop_detected", {"tool": call.name, "repeats": seen_calls[signature]})
+        return "loop_detected"
+    if spec is not None and spec.get("needs_approval"):
+        # Parks the task (no worker slot held) until someone approves or denies; the default is to deny.
+        decision = await ctx.wait_for(
+            f"approval-{key}",
+            timeout_s=float(policies.get("approval_timeout_s", _APPROVAL_TIMEOUT_S)),
+            default={"approved": False, "comment": "timed out"},
+        )
+        signal = decision.get("signal") or {}
+        if not (isinstance(signal, dict) and signal.get("approved")):
+            return "denied"
+    return None
+
+
+def _prepare_workspace(workspace: Path) -> None:
+    workspace.mkdir(parents=True, exist_ok=True)
+    workspace.chmod(0o711)  # the sandbox's unprivileged uid must be able to reach its workspace
+
+
+def _tool_step(
+    call: ToolCall, spec: dict[str, Any] | None, ctx: RunContext, workspace: Path, settings: ToolSettings
+) -> Any:
+    async def run(_info: StepInfo) -> dict[str, Any]:
+        if spec is None:  # not one of this agent's tools (or not allowed): the model is told, nothing runs
+            error = {"code": "tool_not_allowed", "message": f"{call.name} is not available to this agent"}
+            return {"error": error, "content": json.dumps({"error": error})}
+        await asyncio.to_thread(_prepare_workspace, workspace)
+        context = registry.ToolContext(
+            task_id=str(ctx.task.id),
+            workspace=workspace,
+            settings=settings,
+            config=dict(spec.get("config") or {}),
+        )
+        return await registry.execute(call.name, call.arguments, context)
+
+    return run
+
+
+def _llm_step(
+    gateway: LLMGateway,
+    ctx: RunContext,
+    *,
+    org: Organization,
+    request: LLMRequest,
+    targets: list[Target],
+    store_content: bool,
+) -> Any:
+    async def llm_step(info: StepInfo) -> dict[str, Any]:
+        buffer: list[str] = []
+        flushed = time.monotonic()
+        response: LLMResponse | None = None
+        context = call_context(org, agent_id=ctx.task.agent_id, task_id=ctx.task.id, step_key=info.key)
+
+        def stored(text: str) -> dict[str, Any]:
+            # Content is redacted before it is stored; an organisation may forbid storing it at all.
+            return {"text": redact(text)} if store_content else {"chars": len(text)}
+
+        try:
+            async for chunk in gateway.stream(request, targets=targets, context=context):
+                if isinstance(chunk, TextDelta):
+                    buffer.append(chunk.text)
+                    if len(buffer) >= _TOKEN_BATCH or time.monotonic() - flushed > _TOKEN_FLUSH_S:
+                        await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
+                        buffer, flushed = [], time.monotonic()
+                elif isinstance(chunk, StreamDone):
+                    response = chunk.response
+        except LLMError as exc:
+            # The LLM error's class (rate_limited, timeout, …) is what an agent's retry policy names; when
+            # the whole fallback chain failed, the class is that of the final error.
+            cause = exc.last if isinstance(exc, AllTargetsFailed) else exc
+            raise StepFailed(exc.message, retryable=exc.retryable or exc.fallback, code=cause.code) from exc
+        if buffer:
+            await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
+        assert response is not None  # noqa: S101  # a finished stream always ends with StreamDone
+        return {
+            # Redacted, or not stored at all when the organisation forbids it (a replay then gives the model
+            # an empty assistant turn). Tool calls are kept: a resumed run must execute exactly those calls.
+            "content": redact(response.content) if store_content else None,
+            "tool_calls": [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
+            ],
+            "provider": response.provider,
+            "model": response.model,
+            "finish_reason": response.finish_reason,
+            "usage": {
+                "input_tokens": response.usage.input_tokens,
+                "output_tokens": response.usage.output_tokens,
+            },
+        }
+
+    return llm_step

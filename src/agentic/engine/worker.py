@@ -308,6 +308,13 @@ def engine_source(resources: Resources) -> EngineSource:
     return EngineSource(
         resources.sessions,
         resources.settings.worker,
-        runners={"agent": make_agent_runner(resources.llm, resources.sessions)},
+        runners={
+            "agent": make_agent_runner(
+                resources.llm,
+                resources.sessions,
+                tool_settings=resources.settings.tools,
+                workspaces=resources.settings.data_dir / "workspaces",
+            )
+        },
         signals=resources.signals,
     )

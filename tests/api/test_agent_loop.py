@@ -1,0 +1,139 @@
+"""The agent loop end to end over HTTP: a scripted mock model calls the sandboxed `python` tool and the
+SSRF-guarded `http_request` tool, then answers; every LLM call and tool call is a step with its events."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
+
+from agentic.api.app import create_app
+from agentic.config import Settings, ToolSettings, WorkerSettings
+from agentic.db.models import Role, UsageRecord
+from agentic.resources import Resources
+from tests.api.test_tasks import _wait
+from tests.conftest import asgi_client
+from tests.support.accounts import make_account, make_org
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[str]:
+    """A real HTTP server on loopback for the `http_request` tool to reach."""
+    app = web.Application()
+
+    async def hello(_request: web.Request) -> web.Response:
+        return web.Response(text="hello from the page")
+
+    app.router.add_get("/hello", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hello"
+    await runner.cleanup()
+
+
+def _reachable_dir() -> Path:
+    data_dir = Path(tempfile.mkdtemp(prefix="agentic-loop-"))
+    data_dir.chmod(0o711)
+    return data_dir
+
+
+@pytest.fixture
+async def live(settings: Settings, page: str) -> AsyncIterator[tuple[httpx.AsyncClient, Resources]]:
+    port = int(page.split(":")[2].split("/", maxsplit=1)[0])
+    # The sandbox runs as an unprivileged uid: its workspace must be reachable (pytest's tmp dirs are 0700).
+    settings.data_dir = _reachable_dir()
+    settings.worker = WorkerSettings(
+        in_process=True, poll_interval_s=0.02, concurrency=8, reap_interval_s=0.2
+    )
+    # Only this test's loopback server is exempt from the SSRF guard.
+    settings.tools = ToolSettings(allow_private_networks=["127.0.0.1/32"], http_allowed_ports=[port, 80])
+    app = create_app(settings, run_workers=True)
+    async with LifespanManager(app), asgi_client(app) as client:
+        yield client, app.state.resources
+
+
+def _agent(script: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "Tool user",
+        "model": {"provider": "mock", "name": "scripted", "options": {"script": script}},
+        "system_prompt": "Use the tools.",
+        "tools": [{"name": "python"}, {"name": "http_request"}],
+        "policies": {"max_attempts": 1},
+    } | extra
+
+
+async def test_the_model_calls_python_and_http_request_then_answers(
+    live: tuple[httpx.AsyncClient, Resources], page: str
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "python", "arguments": {"code": "print(6 * 7)"}}]},
+        {"tool_calls": [{"name": "http_request", "arguments": {"url": page}}]},
+        {"text": "The answer is 42 and the page says hello."},
+    ]
+    agent = (await client.post("/v1/agents", json=_agent(script), headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"], "input": {}}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["text"] == "The answer is 42 and the page says hello."
+    assert done["output"]["stop_reason"] == "final"
+
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert [(s["step_key"], s["kind"], s["name"]) for s in steps] == [
+        ("llm-1", "llm", "mock/scripted"),
+        ("tool-1-1", "tool", "python"),
+        ("llm-2", "llm", "mock/scripted"),
+        ("tool-2-1", "tool", "http_request"),
+        ("llm-3", "llm", "mock/scripted"),
+    ]
+    python, http = steps[1]["output"], steps[3]["output"]
+    assert python["stdout"] == "42\n", python
+    assert python["exit_code"] == 0
+    assert http["status"] == 200
+    assert http["body"] == "hello from the page"
+
+    events = (await client.get(f"/v1/tasks/{done['id']}/events", headers=user.headers)).json()["items"]
+    started = [e["data"]["step"] for e in events if e["type"] == "step.started"]
+    assert started == ["llm-1", "tool-1-1", "llm-2", "tool-2-1", "llm-3"]
+    assert "llm.tokens" in [e["type"] for e in events]
+    async with resources.sessions() as db:
+        usage = await db.scalar(
+            select(func.count()).select_from(UsageRecord).where(UsageRecord.task_id == uuid.UUID(done["id"]))
+        )
+    assert usage == 3
+
+
+async def test_repeated_identical_calls_stop_the_run_and_internal_urls_are_refused(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    metadata: dict[str, Any] = {
+        "tool_calls": [{"name": "http_request", "arguments": {"url": "http://169.254.169.254/latest"}}]
+    }
+    agent = (await client.post("/v1/agents", json=_agent([metadata] * 5), headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"], "input": {}}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["stop_reason"] == "loop_detected"
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    refused = [s["output"]["error"]["code"] for s in steps if s["kind"] == "tool"]
+    assert refused == ["ssrf_refused", "ssrf_refused"]  # the third identical call is not made
+    await asyncio.sleep(0)
