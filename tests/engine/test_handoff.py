@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings, WorkerSettings
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.db.models import Agent, AgentVersion, Organization, Task, TaskEvent, TaskState
+from agentic.db.models import Task, TaskEvent, TaskState
 from agentic.engine import store
 from agentic.engine.signals import SIGNALS_KEY, Signals
 from agentic.engine.worker import EngineSource
 from agentic.workers.runtime import WorkerRuntime
+from tests.support.engine import seed_agent
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -26,22 +27,13 @@ async def world(settings: Settings) -> Any:
     engine = create_engine(settings)
     signals = Signals()
     sessions = create_session_factory(engine, info={SIGNALS_KEY: signals})
-    async with sessions() as session:
-        org = Organization(name="Hand", slug="hand", settings={})
-        session.add(org)
-        await session.flush()
-        agent = Agent(org_id=org.id, name="a")
-        session.add(agent)
-        await session.flush()
-        version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={})
-        session.add(version)
-        await session.commit()
+    org_id, agent_id, version_id = await seed_agent(sessions, slug="hand")
     # A slow poll: only the hand-off (or a wake-up) can start a task quickly.
     worker = WorkerSettings(concurrency=2, poll_interval_s=30, lease_s=30, reap_interval_s=30)
     source = EngineSource(sessions, worker)
     runtime = WorkerRuntime(worker, source=source)
     runtime.start()
-    ids = {"org_id": org.id, "agent_id": agent.id, "agent_version_id": version.id, "runner": "test.scripted"}
+    ids = {"org_id": org_id, "agent_id": agent_id, "agent_version_id": version_id, "runner": "test.scripted"}
     yield sessions, source, runtime, ids
     await runtime.stop()
     await engine.dispose()

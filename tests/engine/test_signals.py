@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from agentic.api.app import create_app
 from agentic.config import Settings, WorkerSettings
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.db.models import Agent, AgentVersion, Organization, Role
+from agentic.db.models import Role
 from agentic.db.types import utcnow
 from agentic.engine import store
 from agentic.engine.signals import (
@@ -34,6 +34,7 @@ from agentic.engine.signals import (
 from tests.api.test_tasks import make_agent
 from tests.conftest import asgi_client
 from tests.support.accounts import make_account, make_org
+from tests.support.engine import seed_agent
 
 
 @pytest.fixture
@@ -110,20 +111,11 @@ async def test_only_committed_changes_are_signalled(settings: Settings) -> None:
     engine = create_engine(settings)
     sessions = create_session_factory(engine, info={SIGNALS_KEY: signals})
     try:
-        async with sessions() as session:
-            org = Organization(name="Sig", slug="sig", settings={})
-            session.add(org)
-            await session.flush()
-            agent = Agent(org_id=org.id, name="a")
-            session.add(agent)
-            await session.flush()
-            version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={})
-            session.add(version)
-            await session.commit()
+        org_id, agent_id, version_id = await seed_agent(sessions, slug="sig")
         ids: dict[str, Any] = {
-            "org_id": org.id,
-            "agent_id": agent.id,
-            "agent_version_id": version.id,
+            "org_id": org_id,
+            "agent_id": agent_id,
+            "agent_version_id": version_id,
             "input": {},
         }
 

@@ -28,9 +28,11 @@ from agentic.db.models import (
 )
 from agentic.db.types import utcnow
 from agentic.engine import store
+from agentic.engine.checkpoints import CheckpointWriter
 from agentic.engine.store import LeaseLost
 from agentic.engine.worker import EngineSource
 from agentic.workers.runtime import WorkerRuntime
+from tests.support.engine import seed_agent
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -44,17 +46,7 @@ async def sessions(settings: Settings) -> Any:
 
 @pytest.fixture
 async def agent(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any, Any]:
-    async with sessions() as session:
-        org = Organization(name="Engine", slug="engine", settings={})
-        session.add(org)
-        await session.flush()
-        agent = Agent(org_id=org.id, name="runner")
-        session.add(agent)
-        await session.flush()
-        version = AgentVersion(org_id=org.id, agent_id=agent.id, version=1, config={})
-        session.add(version)
-        await session.commit()
-        return org.id, agent.id, version.id
+    return await seed_agent(sessions)
 
 
 async def _enqueue(
@@ -157,16 +149,18 @@ async def test_fencing_rejects_a_stalled_worker(
     assert fresh.attempt == stale.attempt + 1
 
     # The stalled worker wakes up: every write it tries is rejected.
-    for attempt_write in (
-        lambda s: store.complete(s, lease=stale, output={"from": "stale"}),
-        lambda s: store.fail(s, lease=stale, error={"code": "x"}, retryable=True),
-        lambda s: store.start_step(s, lease=stale, step_key="a", position=1, kind="t", name="a", input=None),
-    ):
-        async with sessions() as session:
-            with pytest.raises(LeaseLost):
-                await attempt_write(session)
+    writer = CheckpointWriter(sessions)
+    step: dict[str, Any] = {"step_key": "a", "position": 1, "kind": "t", "name": "a", "input": None}
+    with pytest.raises(LeaseLost):
+        await writer.complete(lease=stale, output={"from": "stale"})
+    with pytest.raises(LeaseLost):
+        await writer.step(lease=stale, started_at=utcnow(), exists=False, phase="start", **step)
+    with pytest.raises(LeaseLost):
+        await writer.event(lease=stale, type="note", data={})
     async with sessions() as session:
-        await store.complete(session, lease=fresh, output={"from": "successor"})
+        with pytest.raises(LeaseLost):
+            await store.fail(session, lease=stale, error={"code": "x"}, retryable=True)
+    await writer.complete(lease=fresh, output={"from": "successor"})
     done = await _state(sessions, task.id)
     assert (done.state, done.output) == (TaskState.SUCCEEDED, {"from": "successor"})
 
@@ -174,8 +168,6 @@ async def test_fencing_rejects_a_stalled_worker(
 async def test_a_batch_of_checkpoints_commits_all_but_the_one_whose_lease_was_lost(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:
-    from agentic.engine.checkpoints import CheckpointWriter
-
     kept_task = await _enqueue(sessions, agent)
     stale_task = await _enqueue(sessions, agent)
     async with sessions() as session:
@@ -572,7 +564,7 @@ async def test_per_agent_limit_holds_while_other_agents_proceed(
         assert running is not None
         assert running.lease_owner is not None
         lease = store.Lease(task_id=running.id, attempt=running.attempt, worker_id=running.lease_owner)
-        await store.complete(session, lease=lease, output=None)
+    await CheckpointWriter(sessions).complete(lease=lease, output=None)
     async with sessions() as session:
         again = await store.claim(session, worker_id="w9", limit=10, lease_s=30)
     assert [lease.task_id in limited for lease in again] == [True]  # one slot freed, one more runs

@@ -608,54 +608,6 @@ _EVENTS_TABLE: Any = TaskEvent.__table__
 _STEPS_TABLE: Any = TaskStep.__table__
 _ATTEMPTS_TABLE: Any = TaskAttempt.__table__
 _TASKS: Any = Task.__table__
-# The hot path's statement, built once: building SQLAlchemy expressions costs more CPU than running them.
-_FENCE_AND_NUMBER = (
-    _TASKS.update()
-    .where(
-        _TASKS.c.id == bindparam("f_task_id"),
-        _TASKS.c.attempt == bindparam("f_attempt"),
-        _TASKS.c.lease_owner == bindparam("f_owner"),
-        _TASKS.c.state == TaskState.RUNNING,
-    )
-    .values(last_event_seq=_TASKS.c.last_event_seq + bindparam("f_count"), updated_at=bindparam("f_now"))
-    .returning(_TASKS.c.last_event_seq)
-)
-
-
-async def _fenced_events(
-    session: AsyncSession, lease: Lease, count: int, values: dict[str, Any] | None = None
-) -> int:
-    """Check the lease and reserve `count` event numbers in one statement; returns the last one reserved.
-
-    The fence, the sequence bump and any other change to the task row are one UPDATE … RETURNING, so a
-    checkpoint costs one round trip for the task row however many events it carries.
-    """
-    if values is None:
-        seq = await session.scalar(
-            _FENCE_AND_NUMBER,
-            {
-                "f_task_id": lease.task_id,
-                "f_attempt": lease.attempt,
-                "f_owner": lease.worker_id,
-                "f_count": count,
-                "f_now": utcnow(),
-            },
-        )
-    else:
-        seq = await session.scalar(
-            update(Task)
-            .where(lease.guard())
-            .values(last_event_seq=Task.last_event_seq + count, **values)
-            .returning(Task.last_event_seq)
-            .execution_options(synchronize_session=False)
-        )
-    if seq is None:
-        await session.rollback()
-        raise LeaseLost(
-            f"task {lease.task_id} attempt {lease.attempt} is no longer held by {lease.worker_id}"
-        )
-    note(session, EVENTS, str(lease.task_id))
-    return int(seq)
 
 
 def _events(
@@ -685,27 +637,6 @@ async def _finish_attempt(
         .where(TaskAttempt.task_id == lease.task_id, TaskAttempt.attempt == lease.attempt)
         .values(status=status, finished_at=utcnow(), error=error)
     )
-
-
-async def complete(session: AsyncSession, *, lease: Lease, output: Any) -> None:
-    """Mark the task succeeded with its output (fenced)."""
-    now = utcnow()
-    seq = await _fenced_events(
-        session,
-        lease,
-        1,
-        {
-            "state": TaskState.SUCCEEDED,
-            "output": output,
-            "finished_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": now,
-        },
-    )
-    await _finish_attempt(session, lease, AttemptStatus.SUCCEEDED)
-    await session.execute(_EVENTS_TABLE.insert(), _events(lease, seq, [("task.succeeded", {})], now))
-    await session.commit()
 
 
 async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], retryable: bool) -> TaskState:
@@ -1032,52 +963,10 @@ async def _upsert_step(session: AsyncSession, row: dict[str, Any], *, exists: bo
         await session.execute(_STEPS_TABLE.insert(), [{"id": new_id(), **row}])
 
 
-async def start_step(
-    session: AsyncSession,
-    *,
-    lease: Lease,
-    step_key: str,
-    position: int,
-    kind: str,
-    name: str,
-    input: Any,
-    exists: bool | None = None,
-    started_at: dt.datetime | None = None,
-) -> None:
-    """Record that a step is running (fenced): for steps that take a while, so watchers see them start.
-
-    `exists` says whether an earlier attempt stored the step (looked up when not given).
-    """
-    started_at = started_at or utcnow()
-    seq = await _fenced_events(session, lease, 1)
-    if exists is None:
-        exists = await _step_exists(session, lease.task_id, step_key)
-    row = _step_row(
-        lease, step_key=step_key, position=position, kind=kind, name=name, input=input, started_at=started_at
-    )
-    await _upsert_step(
-        session,
-        row | {"status": StepStatus.RUNNING, "output": None, "error": None, "finished_at": None},
-        exists=exists,
-    )
-    await session.execute(
-        _EVENTS_TABLE.insert(),
-        _events(lease, seq, [("step.started", {"step": step_key, "kind": kind, "name": name})], started_at),
-    )
-    await session.commit()
-
-
 def _step_outcome(step_key: str, error: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     if error:
         return "step.failed", {"step": step_key, "error": error}
     return "step.succeeded", {"step": step_key}
-
-
-async def _step_exists(session: AsyncSession, task_id: uuid.UUID, step_key: str) -> bool:
-    found = await session.scalar(
-        select(TaskStep.id).where(TaskStep.task_id == task_id, TaskStep.step_key == step_key)
-    )
-    return found is not None
 
 
 async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uuid.UUID]:
