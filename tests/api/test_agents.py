@@ -94,7 +94,15 @@ async def test_create_get_list_and_normalised_config(client: httpx.AsyncClient, 
         "options": {"temperature": 0.2},
         "fallbacks": [{"provider": "openai", "name": "gpt-4o-mini", "options": {}}],
     }
-    assert created["tools"] == [{"name": "web_search", "config": {"max_results": 3}, "needs_approval": False}]
+    assert created["tools"] == [
+        {
+            "name": "web_search",
+            "config": {"max_results": 3},
+            "needs_approval": False,
+            "approval_rules": [],
+            "min_role": None,
+        }
+    ]
     assert created["policies"] == {"max_attempts": 2, "timeout_s": 60}
 
     fetched = (await client.get(f"/v1/agents/{created['id']}", headers=org.bob.headers)).json()
@@ -339,7 +347,13 @@ async def test_diff_between_versions(client: httpx.AsyncClient, org: Org) -> Non
             "path": "/tools/1",
             "op": "added",
             "from": None,
-            "to": {"name": "python", "config": {}, "needs_approval": True},
+            "to": {
+                "name": "python",
+                "config": {},
+                "needs_approval": True,
+                "approval_rules": [],
+                "min_role": None,
+            },
         },
     ]
     # Defaults: the latest against the one before it; and reversed.

@@ -226,6 +226,14 @@ async def _signal(world: World, caller: Account) -> tuple[str, Any]:
     return f"/v1/tasks/{await _task(world, caller)}/signals", {"key": "approval", "payload": True}
 
 
+async def _decide(world: World, caller: Account) -> tuple[str, Any]:
+    from tests.support.engine import park_for_approval
+
+    task_id = await _task(world, caller)
+    approval_id = await park_for_approval(world.db, task_id=task_id)
+    return f"/v1/tasks/{task_id}/approvals/{approval_id}", {"decision": "deny"}
+
+
 def _dead_task(suffix: str) -> Recipe:
     async def recipe(world: World, caller: Account) -> tuple[str, Any]:
         return f"/v1/dead-letters/{await _task(world, caller, 'dead')}{suffix}", None
@@ -319,6 +327,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/steps"): _own_task("/steps"),
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
+    ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/tasks/{task_id}/approvals"): _own_task("/approvals"),
+    ("POST", "/v1/tasks/{task_id}/approvals/{approval_id}"): _decide,
     ("POST", "/v1/tasks/{task_id}/retry"): _retry,
     ("GET", "/v1/dead-letters"): _org("/v1/dead-letters"),
     ("POST", "/v1/dead-letters/{task_id}/requeue"): _dead_task("/requeue"),

@@ -38,6 +38,7 @@ class Tenants:
     b_task_id: uuid.UUID
     b_schedule_id: uuid.UUID
     b_agent_id: uuid.UUID
+    b_approval_id: uuid.UUID
 
 
 @pytest.fixture
@@ -79,6 +80,9 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         input={},
         created_by_id=b_admin.user.id,
     )
+    from tests.support.engine import park_for_approval
+
+    b_approval_id = await park_for_approval(db, task_id=b_task.id)
     from agentic.services.schedules import create_schedule
 
     b_schedule = await create_schedule(
@@ -105,6 +109,7 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_task_id=b_task.id,
         b_schedule_id=b_schedule.id,
         b_agent_id=b_agent.id,
+        b_approval_id=b_approval_id,
     )
 
 
@@ -125,6 +130,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "task_id": tenants.b_task_id,
         "schedule_id": tenants.b_schedule_id,
         "agent_id": tenants.b_agent_id,
+        "approval_id": tenants.b_approval_id,
         "version": 1,  # B's agent has version 1: only the agent ID must make the call fail
     }
     # B's objects addressed through A's own organisation path: still B's objects.
@@ -135,6 +141,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         ("PATCH", "/v1/orgs/{org_id}/members/{user_id}"): {"role": "admin"},
         ("POST", "/v1/orgs/{org_id}/invitations"): {"email": "x@example.com", "role": "admin"},
         ("POST", "/v1/tasks/{task_id}/signals"): {"key": "approval"},
+        ("POST", "/v1/tasks/{task_id}/approvals/{approval_id}"): {"decision": "approve"},
         ("PATCH", "/v1/schedules/{schedule_id}"): {"enabled": False},
         ("PATCH", "/v1/agents/{agent_id}"): {"name": "pwned"},
         ("POST", "/v1/agents/{agent_id}/rollback"): {"version": 1},

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentic.db.models import Agent, AgentVersion, Organization
+from agentic.db.models import Agent, AgentVersion, Organization, Task, TaskApproval, TaskState
+from agentic.db.types import utcnow
 
 
 async def seed_agent(
@@ -24,3 +27,33 @@ async def seed_agent(
         session.add(version)
         await session.commit()
         return org.id, agent.id, version.id
+
+
+async def park_for_approval(session: AsyncSession, *, task_id: uuid.UUID) -> uuid.UUID:
+    """Put a queued task into `waiting` on a pending approval of a `python` call, as the agent loop would."""
+    from agentic.engine import store
+
+    # Claimed by a pretend worker: exactly this task, whatever else is queued.
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(
+            state=TaskState.RUNNING,
+            attempt=1,
+            lease_owner="test-worker",
+            lease_expires_at=utcnow() + dt.timedelta(minutes=5),
+        )
+    )
+    lease = store.Lease(task_id=task_id, attempt=1, worker_id="test-worker")
+    await store.wait(
+        session,
+        lease=lease,
+        step_key="approval-1-1",
+        position=1,
+        until=utcnow() + dt.timedelta(hours=1),
+        default={"approved": False},
+        approval=store.ApprovalRequest(tool="python", arguments={"code": "print(1)"}, reason="gated"),
+    )
+    approval_id = await session.scalar(select(TaskApproval.id).where(TaskApproval.task_id == task_id))
+    assert approval_id is not None
+    return approval_id

@@ -14,6 +14,7 @@ from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from agentic.api.routes import (
     agents,
     api_keys,
+    approvals,
     audit,
     auth,
     health,
@@ -50,6 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     agents.router,
     tasks.router,
     schedules.router,
+    approvals.router,
 )
 
 

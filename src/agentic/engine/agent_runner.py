@@ -11,15 +11,18 @@ resume (its assistant message is replayed from the LLM step), which keeps every 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import ToolSettings
-from agentic.db.models import AgentVersion, Organization
+from agentic.db.models import AgentVersion, Membership, Organization, Role, Task
+from agentic.engine import store
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
 from agentic.errors import AgenticError
 from agentic.llm import (
@@ -73,6 +76,12 @@ def make_agent_runner(
         async with sessions() as session:
             version = await session.get(AgentVersion, ctx.task.agent_version_id)
             org = await session.get(Organization, ctx.task.org_id)
+            # Tools may be limited by role: the creator's role now (a demoted or removed member loses them).
+            role = await session.scalar(
+                select(Membership.role)
+                .join(Task, Task.created_by_id == Membership.user_id)
+                .where(Task.id == ctx.task.id, Membership.org_id == ctx.task.org_id)
+            )
         if version is None or org is None:
             raise StepFailed("the agent version or organisation no longer exists", retryable=False)
         config = version.config or {}
@@ -87,16 +96,14 @@ def make_agent_runner(
             [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
         )
         messages.append(Message("user", rendered.messages[-1]["content"]))
-        tool_specs = {str(t.get("name")): dict(t) for t in (config.get("tools") or [])}
-        allowlist = policies.get("tool_allowlist")
-        if allowlist is not None:
-            tool_specs = {name: spec for name, spec in tool_specs.items() if name in allowlist}
+        tool_specs = usable_tools(config, role)
         definitions = registry.definitions(list(tool_specs.values()))
         max_steps = int(policies.get("max_steps", _DEFAULT_MAX_STEPS))
-        max_tokens = policies.get("max_tokens")
+        max_tokens = policies.get("max_tokens_per_run")
+        max_cost = policies.get("max_cost_per_run_usd")
         store_content = stores_llm_content(org)
         workspace = workspace_root / str(ctx.task.id)
-        used = {"input_tokens": 0, "output_tokens": 0}
+        used: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
         seen_calls: dict[str, int] = {}
         last_text = ""
 
@@ -116,8 +123,9 @@ def make_agent_runner(
                 name=targets[0].key,
                 input={"messages": len(messages)},
             )
-            for key in used:
+            for key in ("input_tokens", "output_tokens"):
                 used[key] += int(result["usage"].get(key, 0))
+            used["cost_usd"] = round(used["cost_usd"] + float(result.get("cost_usd") or 0.0), 8)
             calls = [
                 ToolCall(c["id"], c["name"], dict(c["arguments"])) for c in result.get("tool_calls") or []
             ]
@@ -125,7 +133,8 @@ def make_agent_runner(
             messages.append(Message("assistant", last_text, tool_calls=tuple(calls)))
             if not calls:
                 return finish("final", result.get("content"))
-            if max_tokens is not None and used["input_tokens"] + used["output_tokens"] > int(max_tokens):
+            if _over_budget(used, max_tokens=max_tokens, max_cost=max_cost):
+                await ctx.event("agent.budget_exceeded", dict(used))
                 return finish("budget_exceeded", result.get("content"))
             for number, call in enumerate(calls, start=1):
                 spec = tool_specs.get(call.name)
@@ -147,6 +156,56 @@ def make_agent_runner(
     return run
 
 
+_ROLE_RANK = {Role.USER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+def usable_tools(config: dict[str, Any], role: Role | None) -> dict[str, dict[str, Any]]:
+    """The agent's tools this run may offer the model: in the allowlist, and allowed for the creator's role.
+
+    A tool outside this set is neither offered nor run; a call to it gets a `tool_not_allowed` result.
+    """
+    policies = dict(config.get("policies") or {})
+    allowlist = policies.get("tool_allowlist")
+    usable: dict[str, dict[str, Any]] = {}
+    for spec in config.get("tools") or []:
+        name = str(spec.get("name"))
+        if allowlist is not None and name not in allowlist:
+            continue
+        min_role = spec.get("min_role")
+        if min_role is not None and (role is None or _ROLE_RANK[role] < _ROLE_RANK[Role(min_role)]):
+            continue
+        usable[name] = dict(spec)
+    return usable
+
+
+def approval_reason(spec: dict[str, Any], arguments: dict[str, Any]) -> str | None:
+    """Why this call needs a human's approval (the tool is gated, or which rule matched), or None."""
+    if spec.get("needs_approval"):
+        return f"every call of {spec.get('name')} needs approval"
+    for number, rule in enumerate(spec.get("approval_rules") or [], start=1):
+        patterns = dict(rule.get("arguments") or {})
+        if patterns and all(_matches(arguments, name, pattern) for name, pattern in patterns.items()):
+            shown = ", ".join(f"{name} ~ {pattern}" for name, pattern in patterns.items())
+            return f"approval rule {number} matched ({shown})"
+    return None
+
+
+def _matches(arguments: dict[str, Any], name: str, pattern: str) -> bool:
+    if name not in arguments:
+        return False
+    value = arguments[name]
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    # Case-sensitive on purpose: "DELETE" must not be matched by a rule written for "delete" by accident, and
+    # fnmatch's translation has no catastrophic backtracking (unlike a user-written regex).
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+def _over_budget(used: dict[str, Any], *, max_tokens: Any, max_cost: Any) -> bool:
+    if max_tokens is not None and used["input_tokens"] + used["output_tokens"] > int(max_tokens):
+        return True
+    return max_cost is not None and float(used["cost_usd"]) > float(max_cost)
+
+
 async def _gate(
     ctx: RunContext,
     call: ToolCall,
@@ -162,15 +221,28 @@ async def _gate(
     if seen_calls[signature] >= _LOOP_REPEATS:
         await ctx.event("agent.loop_detected", {"tool": call.name, "repeats": seen_calls[signature]})
         return "loop_detected"
-    if spec is not None and spec.get("needs_approval"):
-        # Parks the task (no worker slot held) until someone approves or denies; the default is to deny.
+    reason = approval_reason(spec, call.arguments) if spec is not None else None
+    if reason is not None:
+        # Parks the task (no worker slot held) until someone approves or denies; the default is to deny. The
+        # request shows the exact arguments that will run if approved.
         decision = await ctx.wait_for(
             f"approval-{key}",
             timeout_s=float(policies.get("approval_timeout_s", _APPROVAL_TIMEOUT_S)),
             default={"approved": False, "comment": "timed out"},
+            approval=store.ApprovalRequest(tool=call.name, arguments=call.arguments, reason=reason),
         )
         signal = decision.get("signal") or {}
         if not (isinstance(signal, dict) and signal.get("approved")):
+            await ctx.event(
+                "agent.denied",
+                {
+                    "tool": call.name,
+                    "timed_out": bool(decision.get("timed_out")),
+                    "comment": signal.get("comment"),
+                }
+                if isinstance(signal, dict)
+                else {"tool": call.name},
+            )
             return "denied"
     return None
 
@@ -197,6 +269,15 @@ def _tool_step(
         return await registry.execute(call.name, call.arguments, context)
 
     return run
+
+
+def _cost(gateway: LLMGateway, response: LLMResponse, targets: list[Target]) -> float:
+    # Providers answer with a dated model name (`gpt-4o-2024-08-06`); price it as the configured target it
+    # came from when the exact name has no price.
+    model = response.model
+    if gateway.prices.price(response.provider, model) is None:
+        model = next((t.model for t in targets if t.provider == response.provider), model)
+    return float(gateway.prices.cost(response.provider, model, response.usage))
 
 
 def _llm_step(
@@ -249,6 +330,8 @@ def _llm_step(
                 "input_tokens": response.usage.input_tokens,
                 "output_tokens": response.usage.output_tokens,
             },
+            # What the call cost by the gateway's price table (0 for unpriced models): the run's cost budget.
+            "cost_usd": _cost(gateway, response, targets),
         }
 
     return llm_step

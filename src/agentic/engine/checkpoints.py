@@ -26,6 +26,7 @@ from agentic.engine import store
 from agentic.engine.signals import EVENTS, note
 from agentic.engine.store import Lease, LeaseLost
 from agentic.ids import new_id
+from agentic.webhooks import outbox
 
 # Bounds one transaction (and one INSERT's parameter list).
 _MAX_BATCH = 200
@@ -257,6 +258,17 @@ class CheckpointWriter:
                 await session.execute(
                     _ATTEMPTS_SUCCEEDED,
                     {"a_pairs": [(c.lease.task_id, c.lease.attempt) for c in completed], "a_now": now},
+                )
+                await outbox.task_events(
+                    session,
+                    [
+                        (
+                            c.lease.task_id,
+                            "task.succeeded",
+                            outbox.task_data(state="succeeded", output=c.output),
+                        )
+                        for c in completed
+                    ],
                 )
             if new_steps:
                 await session.execute(store._STEPS_TABLE.insert(), new_steps)

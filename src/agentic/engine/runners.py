@@ -41,9 +41,17 @@ class StepFailed(Exception):
 class WaitRequested(Exception):
     """Raised by `RunContext.wait_for` to park the task; the worker turns it into the `waiting` state."""
 
-    def __init__(self, key: str, position: int, until: dt.datetime, default: Any) -> None:
+    def __init__(
+        self,
+        key: str,
+        position: int,
+        until: dt.datetime,
+        default: Any,
+        approval: store.ApprovalRequest | None = None,
+    ) -> None:
         super().__init__(f"waiting for {key}")
         self.key, self.position, self.until, self.default = key, position, until, default
+        self.approval = approval
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +156,26 @@ class RunContext:
         stored[key] = store.StepRecord(StepStatus.SUCCEEDED, output)
         return output
 
-    async def wait_for(self, key: str, *, timeout_s: float, default: Any = None) -> dict[str, Any]:
+    async def wait_for(
+        self,
+        key: str,
+        *,
+        timeout_s: float,
+        default: Any = None,
+        approval: store.ApprovalRequest | None = None,
+    ) -> dict[str, Any]:
         """Wait for a signal named `key` (a human approval, an input, a timer), holding no worker slot.
 
         Returns `{"signal": payload}`, or `{"timed_out": True, "signal": default}` when `timeout_s` passed
-        first. Survives restarts: the wait is a checkpoint like any step, and replays once resolved.
+        first. With `approval` the wait is an approval request, decided through the approvals API. Survives
+        restarts: the wait is a checkpoint like any step, and replays once resolved.
         """
         self._position += 1
         done = (await self._stored_steps()).get(key)
         if done is not None and done.status == StepStatus.SUCCEEDED:
             return dict(done.output or {})
-        raise WaitRequested(key, self._position, utcnow() + dt.timedelta(seconds=timeout_s), default)
+        until = utcnow() + dt.timedelta(seconds=timeout_s)
+        raise WaitRequested(key, self._position, until, default, approval)
 
     async def event(self, type: str, data: dict[str, Any] | None = None) -> None:
         """Append an event to the task's log (fenced: a worker that lost the lease cannot write)."""

@@ -32,7 +32,8 @@ log = get_logger("agentic.engine.signals")
 WAKE = "agentic_wake"
 CANCEL = "agentic_cancel"
 EVENTS = "agentic_events"
-CHANNELS = (WAKE, CANCEL, EVENTS)
+WEBHOOKS = "agentic_webhooks"  # webhook messages were queued (the dispatcher delivers them)
+CHANNELS = (WAKE, CANCEL, EVENTS, WEBHOOKS)
 
 # Keys in `Session.info`: the process's Signals (set by the session factory) and the notes of the transaction.
 SIGNALS_KEY = "agentic.signals"
@@ -209,6 +210,8 @@ class Signals:
     def __init__(self, transport: Transport | None = None) -> None:
         self.transport = transport
         self._work = asyncio.Event()
+        # Set when webhook messages were queued anywhere; the webhook dispatcher waits on it.
+        self.webhooks = asyncio.Event()
         self._followers: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._cancel_handlers: list[Callable[[uuid.UUID], None]] = []
         self._outbox: dict[str, set[str]] = defaultdict(set)
@@ -277,6 +280,8 @@ class Signals:
     def _dispatch(self, channel: str, payload: str) -> None:
         if channel == WAKE:
             self._work.set()
+        elif channel == WEBHOOKS:
+            self.webhooks.set()
         elif channel == EVENTS:
             for changed in self._followers.get(payload, ()):
                 changed.set()

@@ -19,7 +19,17 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import AttemptStatus, StepStatus, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
+from agentic.db.models import (
+    ApprovalStatus,
+    AttemptStatus,
+    StepStatus,
+    Task,
+    TaskApproval,
+    TaskAttempt,
+    TaskEvent,
+    TaskState,
+    TaskStep,
+)
 from agentic.db.types import utcnow
 from agentic.engine.signals import (
     CANCEL,
@@ -35,6 +45,8 @@ from agentic.engine.signals import (
 )
 from agentic.engine.states import check_transition, sources_of
 from agentic.ids import new_id
+from agentic.services.audit import record_audit_event
+from agentic.webhooks import outbox
 
 
 class LeaseLost(Exception):
@@ -581,6 +593,10 @@ async def reap(session: AsyncSession, *, limit: int = 100) -> int:
             .where(TaskAttempt.task_id == task.id, TaskAttempt.attempt == task.attempt)
             .values(status=AttemptStatus.LOST, finished_at=now)
         )
+        if target is TaskState.DEAD:
+            await outbox.task_events(
+                session, [(task.id, "task.failed", outbox.task_data(state="dead", error=values["error"]))]
+            )
         await append_event(
             session,
             task_id=task.id,
@@ -668,6 +684,10 @@ async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], re
         values |= {"finished_at": now, "error": error}
     await _fenced_update(session, lease, values)
     await _finish_attempt(session, lease, AttemptStatus.FAILED, error)
+    if target is not TaskState.QUEUED:
+        await outbox.task_events(
+            session, [(lease.task_id, "task.failed", outbox.task_data(state=target.value, error=error))]
+        )
     await append_event(
         session,
         task_id=lease.task_id,
@@ -715,6 +735,14 @@ async def request_cancel(session: AsyncSession, *, task_id: uuid.UUID) -> TaskSt
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
         await append_event(session, task_id=task_id, type="task.cancelled")
+        # A cancelled task no longer waits for anyone's decision.
+        await session.execute(
+            update(TaskApproval)
+            .where(TaskApproval.task_id == task_id, TaskApproval.status == ApprovalStatus.PENDING)
+            .values(status=ApprovalStatus.CANCELLED, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await outbox.task_events(session, [(task_id, "task.cancelled", outbox.task_data(state="cancelled"))])
         await session.commit()
         return TaskState.CANCELLED
     flagged = await session.execute(
@@ -748,6 +776,9 @@ async def mark_cancelled(session: AsyncSession, *, lease: Lease) -> None:
     )
     await _finish_attempt(session, lease, AttemptStatus.CANCELLED)
     await append_event(session, task_id=lease.task_id, type="task.cancelled", attempt=lease.attempt)
+    await outbox.task_events(
+        session, [(lease.task_id, "task.cancelled", outbox.task_data(state="cancelled"))]
+    )
     await session.commit()
 
 
@@ -787,10 +818,30 @@ async def queue_stats(session: AsyncSession) -> QueueStats:
 # --- waiting -----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A wait that is a human's decision on a tool call: what to show them."""
+
+    tool: str
+    arguments: dict[str, Any]
+    reason: str
+
+
 async def wait(
-    session: AsyncSession, *, lease: Lease, step_key: str, position: int, until: dt.datetime, default: Any
+    session: AsyncSession,
+    *,
+    lease: Lease,
+    step_key: str,
+    position: int,
+    until: dt.datetime,
+    default: Any,
+    approval: ApprovalRequest | None = None,
 ) -> None:
-    """Park the task until a signal for `step_key` (or `until`, then `default`); frees the worker slot."""
+    """Park the task until a signal for `step_key` (or `until`, then `default`); frees the worker slot.
+
+    With `approval`, the wait is an approval request: its row is created in this same transaction, so it is
+    visible exactly while the task waits for it, and it can be decided only through the approvals API.
+    """
     now = utcnow()
     await _fenced_update(
         session,
@@ -812,29 +863,74 @@ async def wait(
                 task_id=lease.task_id,
                 step_key=step_key,
                 position=position,
-                kind="wait",
-                name=step_key,
+                kind="wait" if approval is None else "approval",
+                name=step_key if approval is None else approval.tool,
                 attempt=lease.attempt,
                 idempotency_key=step_idempotency_key(lease.task_id, step_key),
                 input={"default": default, "until": until.isoformat()},
                 status=StepStatus.RUNNING,
             )
         )
+    data: dict[str, Any] = {"step": step_key, "until": until.isoformat()}
+    if approval is not None:
+        data["approval"] = await _request_approval(
+            session, lease=lease, step_key=step_key, until=until, approval=approval
+        )
     await _finish_attempt(session, lease, AttemptStatus.RELEASED)
-    await append_event(
-        session,
-        task_id=lease.task_id,
-        type="task.waiting",
-        data={"step": step_key, "until": until.isoformat()},
-        attempt=lease.attempt,
-    )
+    await append_event(session, task_id=lease.task_id, type="task.waiting", data=data, attempt=lease.attempt)
     await session.commit()
 
 
-async def _resolve_wait(
+async def _request_approval(
+    session: AsyncSession, *, lease: Lease, step_key: str, until: dt.datetime, approval: ApprovalRequest
+) -> dict[str, Any]:
+    """Create (once) the approval row of a wait, and queue the `task.waiting_for_approval` webhooks."""
+    existing = await session.scalar(
+        select(TaskApproval).where(TaskApproval.task_id == lease.task_id, TaskApproval.step_key == step_key)
+    )
+    if existing is None:
+        org_id = await session.scalar(select(Task.org_id).where(Task.id == lease.task_id))
+        existing = TaskApproval(
+            id=new_id(),
+            org_id=org_id,
+            task_id=lease.task_id,
+            step_key=step_key,
+            tool=approval.tool,
+            arguments=approval.arguments,
+            reason=approval.reason[:500],
+            status=ApprovalStatus.PENDING,
+            requested_at=utcnow(),
+            expires_at=until,
+        )
+        session.add(existing)
+    shown = {
+        "id": str(existing.id),
+        "tool": existing.tool,
+        "arguments": existing.arguments,
+        "reason": existing.reason,
+        "expires_at": until.isoformat(),
+    }
+    await outbox.task_events(
+        session,
+        [
+            (
+                lease.task_id,
+                "task.waiting_for_approval",
+                outbox.task_data(state="waiting") | {"approval": shown},
+            )
+        ],
+    )
+    return shown
+
+
+async def resolve_wait(
     session: AsyncSession, *, task_id: uuid.UUID, step_key: str, output: Any, how: str
 ) -> bool:
-    """Complete a wait step and queue its task again (only if the task is still waiting)."""
+    """Complete a wait step and queue its task again (only if the task is still waiting); not committed.
+
+    `how` names the event (`task.signalled`, `task.approved`, …). A wait that timed out also closes its
+    pending approval request, if it is one, as `expired`.
+    """
     now = utcnow()
     result = await session.execute(
         update(Task)
@@ -856,21 +952,57 @@ async def _resolve_wait(
         .values(status=StepStatus.SUCCEEDED, output=output, finished_at=now)
         .execution_options(synchronize_session=False)
     )
+    if how == "wait_timed_out":
+        await _expire_approval(session, task_id=task_id, step_key=step_key, now=now)
     await append_event(session, task_id=task_id, type=f"task.{how}", data={"step": step_key})
     note(session, WAKE)
     return True
+
+
+async def _expire_approval(
+    session: AsyncSession, *, task_id: uuid.UUID, step_key: str, now: dt.datetime
+) -> None:
+    """Nobody decided in time: the request closes as `expired` (the default, deny, applies) — audited."""
+    expired = (
+        await session.execute(
+            update(TaskApproval)
+            .where(
+                TaskApproval.task_id == task_id,
+                TaskApproval.step_key == step_key,
+                TaskApproval.status == ApprovalStatus.PENDING,
+            )
+            .values(status=ApprovalStatus.EXPIRED, decided_at=now, comment="timed out: the default applied")
+            .returning(TaskApproval.id, TaskApproval.org_id, TaskApproval.tool)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if expired is not None:
+        record_audit_event(
+            session,
+            action="approval.expired",
+            org_id=expired.org_id,
+            actor_type="system",
+            actor_id=None,
+            target_type="task",
+            target_id=str(task_id),
+            details={"approval_id": str(expired.id), "tool": expired.tool, "step": step_key},
+        )
 
 
 async def signal(session: AsyncSession, *, task_id: uuid.UUID, step_key: str, payload: Any) -> bool:
     """Deliver a signal to a waiting task: its wait step completes with `payload`; the task is requeued."""
     waiting_on = await session.scalar(
         select(TaskStep.step_key).where(
-            TaskStep.task_id == task_id, TaskStep.step_key == step_key, TaskStep.status == StepStatus.RUNNING
+            TaskStep.task_id == task_id,
+            TaskStep.step_key == step_key,
+            TaskStep.status == StepStatus.RUNNING,
+            # An approval is decided through the approvals API (checked and audited there), not signalled.
+            TaskStep.kind == "wait",
         )
     )
     if waiting_on is None:
         return False
-    resumed = await _resolve_wait(
+    resumed = await resolve_wait(
         session, task_id=task_id, step_key=step_key, output={"signal": payload}, how="signalled"
     )
     await session.commit()
@@ -887,7 +1019,7 @@ async def wake_expired_waits(session: AsyncSession, *, limit: int = 100) -> int:
             .where(
                 Task.state == TaskState.WAITING,
                 Task.wait_until < now,
-                TaskStep.kind == "wait",
+                TaskStep.kind.in_(("wait", "approval")),
                 TaskStep.status == StepStatus.RUNNING,
             )
             .limit(limit)
@@ -896,7 +1028,7 @@ async def wake_expired_waits(session: AsyncSession, *, limit: int = 100) -> int:
     woken = 0
     for task_id, step_key, step_input in due:
         default = (step_input or {}).get("default")
-        if await _resolve_wait(
+        if await resolve_wait(
             session,
             task_id=task_id,
             step_key=step_key,

@@ -262,6 +262,7 @@ class EngineSource:
                     position=waiting.position,
                     until=waiting.until,
                     default=waiting.default,
+                    approval=waiting.approval,
                 )
         except TimeoutError:
             await self._fail(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from agentic.db.models import AgentVisibility
+from agentic.db.models import AgentVisibility, Role
 from agentic.llm.providers.mock import MODELS as MOCK_MODELS
 from agentic.prompts import MAX_TEMPLATE_CHARS
 from agentic.schemas.common import Schema
@@ -75,12 +75,37 @@ class ModelSpec(ModelTarget):
         return {**super().to_config(), "fallbacks": [f.to_config() for f in self.fallbacks]}
 
 
+class ApprovalRule(Schema):
+    """Calls whose arguments match every pattern here wait for an approval."""
+
+    arguments: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        Annotated[str, StringConstraints(min_length=1, max_length=1000)],
+    ] = Field(
+        min_length=1,
+        max_length=20,
+        description="Argument name → shell-style pattern (`*`, `?`, `[…]`), e.g. "
+        '`{"method": "DELETE"}` or `{"url": "https://api.example.com/*"}`. Non-string values are matched '
+        "as JSON.",
+    )
+
+
 class ToolSpec(Schema):
     """A tool the agent may call, its configuration, and whether each call waits for an approval."""
 
     name: ToolName
     config: dict[str, Any] = Field(default_factory=dict)
-    needs_approval: bool = False
+    needs_approval: bool = Field(default=False, description="Every call of this tool waits for an approval.")
+    approval_rules: list[ApprovalRule] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Calls matching any rule wait for an approval (when `needs_approval` is false).",
+    )
+    min_role: Role | None = Field(
+        default=None,
+        description="Lowest role (user < operator < admin) of the task's creator for which the tool is "
+        "offered; tasks of others run without it.",
+    )
 
 
 class Policies(Schema):
@@ -102,7 +127,22 @@ class Policies(Schema):
     )
     max_steps: int | None = Field(default=None, ge=1, le=1000, description="For the agent loop.")
     max_tokens_per_run: int | None = Field(default=None, ge=1, description="For the agent loop.")
-    max_cost_per_run_usd: float | None = Field(default=None, gt=0, description="For the agent loop.")
+    max_cost_per_run_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="For the agent loop: stop (`budget_exceeded`) once LLM cost passes it.",
+    )
+    tool_allowlist: list[ToolName] | None = Field(
+        default=None,
+        max_length=128,
+        description="Only these of the agent's tools may be called (all if unset).",
+    )
+    approval_timeout_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="How long an approval request waits before the default (deny) applies; default 24 h.",
+    )
 
     @field_validator("backoff_max_s")
     @classmethod

@@ -4,22 +4,33 @@ from agentic.db.base import Base
 from agentic.db.models.agents import Agent, AgentVersion
 from agentic.db.models.audit import AuditEvent
 from agentic.db.models.auth import AuthSession, EmailToken, EmailTokenPurpose, Invitation
-from agentic.db.models.enums import AgentVisibility, AttemptStatus, Role, StepStatus, TaskState
+from agentic.db.models.enums import (
+    AgentVisibility,
+    ApprovalStatus,
+    AttemptStatus,
+    DeliveryStatus,
+    Role,
+    StepStatus,
+    TaskState,
+)
 from agentic.db.models.identity import ApiKey, Membership, Organization, User
 from agentic.db.models.llm import ProviderCredential
 from agentic.db.models.schedules import Schedule
-from agentic.db.models.tasks import Task, TaskAttempt, TaskEvent, TaskStep
+from agentic.db.models.tasks import Task, TaskApproval, TaskAttempt, TaskEvent, TaskStep
 from agentic.db.models.usage import UsageRecord
+from agentic.db.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "Agent",
     "AgentVersion",
     "AgentVisibility",
     "ApiKey",
+    "ApprovalStatus",
     "AttemptStatus",
     "AuditEvent",
     "AuthSession",
     "Base",
+    "DeliveryStatus",
     "EmailToken",
     "EmailTokenPurpose",
     "Invitation",
@@ -30,10 +41,14 @@ __all__ = [
     "Schedule",
     "StepStatus",
     "Task",
+    "TaskApproval",
     "TaskAttempt",
     "TaskEvent",
     "TaskState",
     "TaskStep",
     "UsageRecord",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

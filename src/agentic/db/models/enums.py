@@ -42,6 +42,24 @@ class StepStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ApprovalStatus(enum.StrEnum):
+    """A request for a human to approve a tool call."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"  # nobody decided in time: the default (deny) applied
+    CANCELLED = "cancelled"  # the task was cancelled while it waited
+
+
+class DeliveryStatus(enum.StrEnum):
+    """A webhook message's delivery."""
+
+    PENDING = "pending"  # waiting for its next attempt
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # every attempt failed; can be redelivered by hand
+
+
 class AgentVisibility(enum.StrEnum):
     """Who in the organisation can see an agent."""
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic.db.base import Base, CreatedAtMixin, IdMixin, TimestampMixin
-from agentic.db.models.enums import AttemptStatus, StepStatus, TaskState, check_in
+from agentic.db.models.enums import ApprovalStatus, AttemptStatus, StepStatus, TaskState, check_in
 from agentic.db.tenancy import TenantScoped
 from agentic.db.types import JSONDocument, StrEnumType, UTCDateTime, utcnow
 
@@ -143,3 +143,35 @@ class TaskEvent(CreatedAtMixin, Base):
     type: Mapped[str] = mapped_column(String(64))
     attempt: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+
+class TaskApproval(TenantScoped, IdMixin, Base):
+    """A tool call that waits for a human: the exact arguments, and who decided what, when and why.
+
+    Created in the same transaction that parks the task (`store.wait`), so an approver never sees a request
+    the task is not yet waiting on; decided in the same transaction that queues the task again.
+    """
+
+    __tablename__ = "task_approvals"
+    __table_args__ = (
+        UniqueConstraint("task_id", "step_key"),
+        # The organisation's inbox of pending approvals, oldest first.
+        Index(None, "org_id", "status", "requested_at"),
+        CheckConstraint(check_in("status", ApprovalStatus), name="status_valid"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
+    step_key: Mapped[str] = mapped_column(String(255))
+    tool: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # Why approval is needed: the tool is gated, or which argument pattern matched.
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[ApprovalStatus] = mapped_column(
+        StrEnumType(ApprovalStatus), default=ApprovalStatus.PENDING
+    )
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,1 @@
+"""Webhooks: task events signed per Standard Webhooks and delivered durably (outbox → dispatcher)."""
