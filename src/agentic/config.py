@@ -196,6 +196,25 @@ class ToolSettings(BaseSettings):
     )
 
 
+class WebhookSettings(BaseSettings):
+    """`AGENTIC_WEBHOOKS_*`: delivery of agents' webhooks."""
+
+    model_config = _group("AGENTIC_WEBHOOKS_")
+
+    # The Standard Webhooks schedule: after the first attempt, retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+    # 10 h later; a message that still fails is marked failed (redeliverable by hand).
+    retry_schedule_s: list[Annotated[float, Field(ge=0, le=7 * 24 * 3600)]] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], max_length=20
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    allowed_ports: list[int] = Field(
+        default_factory=lambda: [80, 443, 8080, 8443],
+        description="Ports webhook URLs may use (any port on loopback in dev and test).",
+    )
+
+
 class LLMSettings(BaseSettings):
     """`AGENTIC_LLM_*`: the LLM gateway. Without provider keys, agents use the deterministic mock provider."""
 
@@ -253,6 +272,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:

@@ -304,3 +304,39 @@ async def test_a_run_stops_when_its_budget_is_spent(
             assert done["output"]["usage"]["cost_usd"] > 0.5
         steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
         assert [s["kind"] for s in steps] == ["llm"]
+
+
+async def test_editing_the_agent_mid_run_does_not_change_the_running_task(live: Live) -> None:
+    async with live() as (client, resources):
+        async with resources.sessions() as db:
+            user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = _agent([PRINT, {"text": "answer of version 1"}], [{"name": "python", "needs_approval": True}])
+        created = (await client.post("/v1/agents", json=agent, headers=user.headers)).json()
+        task = (await client.post("/v1/tasks", json={"agent_id": created["id"]}, headers=user.headers)).json()
+        approval = await _waiting_approval(client, task["id"], user)
+        # Mid-run, the agent gets a new model script, no tools and a different system prompt: version 2.
+        edited = await client.patch(
+            f"/v1/agents/{created['id']}",
+            json={
+                "model": {"provider": "mock", "name": "scripted", "options": {"script": [{"text": "v2"}]}},
+                "tools": [],
+                "system_prompt": "You are version 2.",
+            },
+            headers=user.headers,
+        )
+        assert edited.json()["latest_version"] == 2
+        await client.post(
+            f"/v1/tasks/{task['id']}/approvals/{approval['id']}",
+            json={"decision": "approve"},
+            headers=user.headers,
+        )
+        done = await _wait(client, task["id"], user.headers, timeout_s=60)
+        assert done["agent_version_id"] == created["version_id"]  # pinned to version 1
+        assert done["output"]["text"] == "answer of version 1"
+        steps = (await client.get(f"/v1/tasks/{task['id']}/steps", headers=user.headers)).json()
+        assert [s["kind"] for s in steps] == ["llm", "approval", "tool", "llm"]  # version 1's tool still ran
+        # A new task runs version 2.
+        fresh = (
+            await client.post("/v1/tasks", json={"agent_id": created["id"]}, headers=user.headers)
+        ).json()
+        assert (await _wait(client, fresh["id"], user.headers))["output"]["text"] == "v2"

@@ -292,6 +292,31 @@ def _own_agent(suffix: str, body: Any = None) -> Recipe:
     return recipe
 
 
+async def _own_webhook(world: World, caller: Account) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    from tests.api.test_tasks import make_agent
+    from tests.support.webhooks import make_webhook
+
+    agent = await make_agent(world.db, caller)
+    webhook_id, delivery_id = await make_webhook(
+        world.db, world.resources, agent=agent, user_id=caller.user.id
+    )
+    return agent.id, webhook_id, delivery_id
+
+
+def _webhook(suffix: str = "", body: Any = None) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        agent_id, webhook_id, delivery_id = await _own_webhook(world, caller)
+        path = f"/v1/agents/{agent_id}/webhooks/{webhook_id}{suffix}".replace("{delivery}", str(delivery_id))
+        return path, body
+
+    return recipe
+
+
+async def _webhooks_of_own_agent(world: World, caller: Account) -> tuple[str, Any]:
+    agent_id, _, _ = await _own_webhook(world, caller)
+    return f"/v1/agents/{agent_id}/webhooks", {"url": "https://example.com/hook", "events": ["task.failed"]}
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -328,6 +353,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
     ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/agents/{agent_id}/webhooks"): _webhooks_of_own_agent,
+    ("POST", "/v1/agents/{agent_id}/webhooks"): _webhooks_of_own_agent,
+    ("GET", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): _webhook(),
+    ("PATCH", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): _webhook("", {"enabled": False}),
+    ("DELETE", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): _webhook(),
+    ("POST", "/v1/agents/{agent_id}/webhooks/{webhook_id}/rotate-secret"): _webhook("/rotate-secret"),
+    ("GET", "/v1/agents/{agent_id}/webhooks/{webhook_id}/deliveries"): _webhook("/deliveries"),
+    ("GET", "/v1/agents/{agent_id}/webhooks/{webhook_id}/deliveries/{delivery_id}"): _webhook(
+        "/deliveries/{delivery}"
+    ),
+    ("POST", "/v1/agents/{agent_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _webhook(
+        "/deliveries/{delivery}/redeliver"
+    ),
     ("GET", "/v1/tasks/{task_id}/approvals"): _own_task("/approvals"),
     ("POST", "/v1/tasks/{task_id}/approvals/{approval_id}"): _decide,
     ("POST", "/v1/tasks/{task_id}/retry"): _retry,

@@ -39,6 +39,8 @@ class Tenants:
     b_schedule_id: uuid.UUID
     b_agent_id: uuid.UUID
     b_approval_id: uuid.UUID
+    b_webhook_id: uuid.UUID
+    b_delivery_id: uuid.UUID
 
 
 @pytest.fixture
@@ -83,6 +85,9 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
     from tests.support.engine import park_for_approval
 
     b_approval_id = await park_for_approval(db, task_id=b_task.id)
+    from tests.support.webhooks import make_webhook
+
+    b_webhook_id, b_delivery_id = await make_webhook(db, resources, agent=b_agent, user_id=b_admin.user.id)
     from agentic.services.schedules import create_schedule
 
     b_schedule = await create_schedule(
@@ -110,6 +115,8 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_schedule_id=b_schedule.id,
         b_agent_id=b_agent.id,
         b_approval_id=b_approval_id,
+        b_webhook_id=b_webhook_id,
+        b_delivery_id=b_delivery_id,
     )
 
 
@@ -131,6 +138,8 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "schedule_id": tenants.b_schedule_id,
         "agent_id": tenants.b_agent_id,
         "approval_id": tenants.b_approval_id,
+        "webhook_id": tenants.b_webhook_id,
+        "delivery_id": tenants.b_delivery_id,
         "version": 1,  # B's agent has version 1: only the agent ID must make the call fail
     }
     # B's objects addressed through A's own organisation path: still B's objects.
@@ -142,6 +151,11 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         ("POST", "/v1/orgs/{org_id}/invitations"): {"email": "x@example.com", "role": "admin"},
         ("POST", "/v1/tasks/{task_id}/signals"): {"key": "approval"},
         ("POST", "/v1/tasks/{task_id}/approvals/{approval_id}"): {"decision": "approve"},
+        ("POST", "/v1/agents/{agent_id}/webhooks"): {
+            "url": "https://example.com/h",
+            "events": ["task.failed"],
+        },
+        ("PATCH", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): {"enabled": False},
         ("PATCH", "/v1/schedules/{schedule_id}"): {"enabled": False},
         ("PATCH", "/v1/agents/{agent_id}"): {"name": "pwned"},
         ("POST", "/v1/agents/{agent_id}/rollback"): {"version": 1},

@@ -25,6 +25,7 @@ from agentic.api.routes import (
     setup,
     system,
     tasks,
+    webhooks,
 )
 from agentic.api.security import declared_permission
 from agentic.config import Settings, get_settings
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tasks.router,
     schedules.router,
     approvals.router,
+    webhooks.router,
 )
 
 

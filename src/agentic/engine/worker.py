@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from agentic.logging import get_logger
 from agentic.resources import Resources
 from agentic.services import schedules
 from agentic.tracing import trace_id
+from agentic.webhooks.dispatcher import WebhookDispatcher
 from agentic.workers.runtime import Job
 
 log = get_logger("agentic.engine")
@@ -42,8 +44,11 @@ class EngineSource:
         *,
         runners: dict[str, Runner] | None = None,
         signals: Signals | None = None,
+        companions: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self._sessions = sessions
+        # Loops that live as long as the worker (the webhook dispatcher); each gets the stopping event.
+        self._companions = tuple(companions)
         # The hub the session factory reports commits to, so that this worker hears what its own writes
         # (and the API's, in the same process) signal.
         shared = sessions.kw.get("info", {}).get(SIGNALS_KEY)
@@ -84,6 +89,7 @@ class EngineSource:
             asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
             asyncio.create_task(self._every(self._settings.reap_interval_s, self._reap)),
             asyncio.create_task(self._every(cancel_poll_s, self._watch_cancellations, worker_id)),
+            *(asyncio.create_task(companion(self._stopping)) for companion in self._companions),
         ]
 
     async def stop(self) -> None:
@@ -318,4 +324,9 @@ def engine_source(resources: Resources) -> EngineSource:
             )
         },
         signals=resources.signals,
+        companions=[
+            WebhookDispatcher(
+                resources.sessions, resources.settings, resources.secret_box, resources.signals
+            ).run
+        ],
     )

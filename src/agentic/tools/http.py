@@ -66,6 +66,10 @@ ALLOWED_REQUEST_HEADERS: Final = frozenset(
         "if-unmodified-since",
         "range",
         "user-agent",
+        # Standard Webhooks (agentic.webhooks): the platform's own deliveries go through this guard too.
+        "webhook-id",
+        "webhook-signature",
+        "webhook-timestamp",
     }
 )
 _REFUSED_X_HEADERS: Final = ("x-forwarded-", "x-real-ip", "x-original-", "x-rewrite-", "x-http-method")
