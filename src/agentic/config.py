@@ -13,6 +13,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -215,6 +216,124 @@ class WebhookSettings(BaseSettings):
     )
 
 
+SearchProviderName = Literal["searxng", "brave", "tavily"]
+# One request's worth. Tavily's help centre: a call aggregates "up to 20 websites"; SearXNG returns about 20
+# per page; Brave caps `count` (its suggest endpoint documents "maximum is 20", and we assume web search's cap
+# is no higher). Asking for more would silently return fewer anyway.
+SEARCH_MAX_RESULTS = 20
+
+
+def check_base_url(value: str) -> str:
+    """An operator-configured service root URL: http(s), no credentials, no query; without a final slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL, e.g. http://searxng:8080")
+    # Credentials in the URL would end up wherever URLs are printed; the key has a field of its own.
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("put credentials in AGENTIC_SEARCH_API_KEY, not in the URL")
+    if parts.query or parts.fragment:
+        raise ValueError("expected a base URL without a query string or fragment")
+    return value.rstrip("/")
+
+
+class SearchSettings(BaseSettings):
+    """`AGENTIC_SEARCH_*`: the web search backend of the `web_search` tool. Unset: the tool is unavailable."""
+
+    # `hide_input_in_errors`: a model-level error otherwise prints every input, the API key included, into
+    # the start-up failure (`input_value={..., 'api_key': '…'}`).
+    model_config = SettingsConfigDict(**_group("AGENTIC_SEARCH_"), hide_input_in_errors=True)
+
+    provider: SearchProviderName | None = Field(
+        default=None, description="`searxng` (self-hosted), `brave` or `tavily`; unset disables web search."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="SearXNG: the instance's root URL (required). Brave/Tavily: overrides the public API.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Brave/Tavily: the API key (required). SearXNG: optional Bearer token for a proxy.",
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    max_results: Annotated[int, Field(ge=1, le=SEARCH_MAX_RESULTS)] = Field(
+        default=10, description="Most results one call returns, whatever the agent asks for."
+    )
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: object) -> object:
+        # An empty variable means "unset", as with the other optional URLs; case is forgiven.
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value or None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        return check_base_url(value.strip())
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> SearchSettings:
+        if self.provider in ("brave", "tavily") and self.api_key is None:
+            raise ValueError(
+                f"AGENTIC_SEARCH_PROVIDER={self.provider} needs AGENTIC_SEARCH_API_KEY (the {self.provider} "
+                "API key)"
+            )
+        if self.provider == "searxng" and self.base_url is None:
+            raise ValueError(
+                "AGENTIC_SEARCH_PROVIDER=searxng needs AGENTIC_SEARCH_BASE_URL (the instance's root URL, "
+                "e.g. http://searxng:8080, with `json` enabled under search.formats in its settings.yml)"
+            )
+        return self
+
+
+class SqlToolSettings(BaseSettings):
+    """`AGENTIC_SQL_*`: the `sql_query` tool over organisations' registered databases."""
+
+    model_config = _group("AGENTIC_SQL_")
+
+    statement_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    max_rows: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1_000_000
+    sqlite_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Directories SQLite connections may point into; empty: SQLite connections are refused.",
+    )
+    allow_private_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs (e.g. 10.0.0.0/8) PostgreSQL connections may reach besides public addresses; "
+        "loopback is allowed only outside production.",
+    )
+
+
+class McpSettings(BaseSettings):
+    """`AGENTIC_MCP_*`: MCP servers organisations register for their agents."""
+
+    model_config = _group("AGENTIC_MCP_")
+
+    stdio_commands: list[str] = Field(
+        default_factory=list,
+        description="Executables a stdio MCP server may run (e.g. `mcp-server-time`, `npx`). A stdio "
+        "server runs on the worker's host, so only the operator may allow commands; empty: none may run.",
+    )
+    call_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    discovery_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    allowed_ports: list[int] = Field(
+        default_factory=lambda: [80, 443, 8080, 8443],
+        description="Ports streamable-HTTP servers may use (any port on loopback outside production).",
+    )
+
+
 class LLMSettings(BaseSettings):
     """`AGENTIC_LLM_*`: the LLM gateway. Without provider keys, agents use the deterministic mock provider."""
 
@@ -273,6 +392,9 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    sql: SqlToolSettings = Field(default_factory=SqlToolSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:

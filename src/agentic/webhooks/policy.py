@@ -2,50 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
-
-from yarl import URL
-
 from agentic.config import Environment, Settings
+from agentic.security.outbound import registered_url_policy
 from agentic.tools.http import OutboundPolicy, OutboundRefused, check_url
-
-_LOOPBACK = ("127.0.0.0/8", "::1/128")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def outbound_policy(settings: Settings, url: str) -> OutboundPolicy:
-    """The policy one webhook URL is sent under.
-
-    In dev and test a receiver on this machine (any port) is allowed, so a developer can point a webhook at
-    a local server; in production loopback is refused like every other internal address, and only the
-    configured ports are allowed.
-    """
-    ports = set(settings.webhooks.allowed_ports)
-    private: frozenset[str] = frozenset()
-    if settings.env is not Environment.PRODUCTION:
-        try:
-            parsed = URL(url)
-        except (ValueError, TypeError):
-            parsed = None
-        if parsed is not None and parsed.host and _is_loopback(parsed.host):
-            private = frozenset(_LOOPBACK)
-            if parsed.port is not None:
-                ports.add(parsed.port)
-    return OutboundPolicy(
-        allowed_ports=frozenset(ports),
-        total_timeout=settings.webhooks.timeout_s,
-        connect_timeout=min(10.0, settings.webhooks.timeout_s),
-        max_redirects=0,  # a receiver that redirects is misconfigured: retried, never followed elsewhere
-        max_response_bytes=64 * 1024,
-        allow_private_networks=private,
+    """The policy one webhook URL is sent under; a receiver that redirects is misconfigured (not followed)."""
+    return registered_url_policy(
+        settings,
+        url,
+        allowed_ports=settings.webhooks.allowed_ports,
+        timeout_s=settings.webhooks.timeout_s,
         user_agent="agentic-webhooks/1",
     )
 

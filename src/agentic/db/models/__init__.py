@@ -4,6 +4,7 @@ from agentic.db.base import Base
 from agentic.db.models.agents import Agent, AgentVersion
 from agentic.db.models.audit import AuditEvent
 from agentic.db.models.auth import AuthSession, EmailToken, EmailTokenPurpose, Invitation
+from agentic.db.models.connections import McpServer, SqlConnection
 from agentic.db.models.enums import (
     AgentVisibility,
     ApprovalStatus,
@@ -34,11 +35,13 @@ __all__ = [
     "EmailToken",
     "EmailTokenPurpose",
     "Invitation",
+    "McpServer",
     "Membership",
     "Organization",
     "ProviderCredential",
     "Role",
     "Schedule",
+    "SqlConnection",
     "StepStatus",
     "Task",
     "TaskApproval",
