@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -304,6 +306,22 @@ def worker(
             await resources.close()
 
     asyncio.run(run())
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the API's OpenAPI document (what the web UI's client is generated from)."""
+    from agentic.api.app import create_app  # the app is built only for this command
+
+    document = json.dumps(create_app(get_settings(), run_workers=False).openapi(), indent=2, sort_keys=True)
+    if output is None:
+        typer.echo(document)
+    else:
+        output.write_text(document + "\n", encoding="utf-8")
 
 
 @app.command()
