@@ -162,7 +162,12 @@ async def test_minimal_agent_and_audit(client: httpx.AsyncClient, org: Org, db: 
             {"model": {"provider": "mock", "name": "echo", "fallbacks": [{"provider": "x", "name": "y"}]}},
             ["body", "model", "fallbacks", 0, "provider"],
         ),
-        ({"tools": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}, ["body", "tools", 2, "name"]),
+        (
+            {"tools": [{"name": "python"}, {"name": "web_fetch"}, {"name": "python"}]},
+            ["body", "tools", 2, "name"],
+        ),
+        ({"tools": [{"name": "python"}, {"name": "rm_rf"}]}, ["body", "tools", 1, "name"]),
+        ({"tools": [{"name": "mcp:Not Valid"}]}, ["body", "tools", 0, "name"]),
         ({"tools": [{"name": "has space"}]}, ["body", "tools", 0, "name"]),
         ({"policies": {"on_limit": "drop"}}, ["body", "policies", "on_limit"]),
         ({"policies": {"max_retries": 3}}, ["body", "policies", "max_retries"]),

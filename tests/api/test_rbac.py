@@ -317,6 +317,48 @@ async def _webhooks_of_own_agent(world: World, caller: Account) -> tuple[str, An
     return f"/v1/agents/{agent_id}/webhooks", {"url": "https://example.com/hook", "events": ["task.failed"]}
 
 
+async def _sql_connection(world: World, _caller: Account) -> uuid.UUID:
+    from tests.support.webhooks import make_tool_connections
+
+    connection_id, _ = await make_tool_connections(world.db, world.resources, org_id=world.org.id)
+    return connection_id
+
+
+async def _mcp_server(world: World, _caller: Account) -> uuid.UUID:
+    from tests.support.webhooks import make_tool_connections
+
+    _, server_id = await make_tool_connections(world.db, world.resources, org_id=world.org.id)
+    return server_id
+
+
+def _sql(suffix: str = "", body: Any = None) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        return f"/v1/sql-connections/{await _sql_connection(world, caller)}{suffix}", body
+
+    return recipe
+
+
+def _mcp(suffix: str = "", body: Any = None) -> Recipe:
+    async def recipe(world: World, caller: Account) -> tuple[str, Any]:
+        return f"/v1/mcp-servers/{await _mcp_server(world, caller)}{suffix}", body
+
+    return recipe
+
+
+async def _create_sql(_world: World, _caller: Account) -> tuple[str, Any]:
+    name = f"db{uuid.uuid4().hex[:6]}"
+    return "/v1/sql-connections", {"name": name, "dsn": "postgresql://r:x@127.0.0.1:5432/x"}
+
+
+async def _create_mcp(_world: World, _caller: Account) -> tuple[str, Any]:
+    # Port 9 (discard) on loopback: registration succeeds and records that discovery failed, at once.
+    return "/v1/mcp-servers", {
+        "name": f"m{uuid.uuid4().hex[:6]}",
+        "transport": "http",
+        "url": "http://127.0.0.1:9/mcp",
+    }
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -353,6 +395,17 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
     ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/sql-connections"): _org("/v1/sql-connections"),
+    ("POST", "/v1/sql-connections"): _create_sql,
+    ("GET", "/v1/sql-connections/{connection_id}"): _sql(),
+    ("PATCH", "/v1/sql-connections/{connection_id}"): _sql("", {"description": "x"}),
+    ("DELETE", "/v1/sql-connections/{connection_id}"): _sql(),
+    ("GET", "/v1/mcp-servers"): _org("/v1/mcp-servers"),
+    ("POST", "/v1/mcp-servers"): _create_mcp,
+    ("GET", "/v1/mcp-servers/{server_id}"): _mcp(),
+    ("PATCH", "/v1/mcp-servers/{server_id}"): _mcp("", {"description": "x"}),
+    ("DELETE", "/v1/mcp-servers/{server_id}"): _mcp(),
+    ("POST", "/v1/mcp-servers/{server_id}/refresh"): _mcp("/refresh"),
     ("GET", "/v1/agents/{agent_id}/webhooks"): _webhooks_of_own_agent,
     ("POST", "/v1/agents/{agent_id}/webhooks"): _webhooks_of_own_agent,
     ("GET", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): _webhook(),

@@ -41,6 +41,8 @@ class Tenants:
     b_approval_id: uuid.UUID
     b_webhook_id: uuid.UUID
     b_delivery_id: uuid.UUID
+    b_connection_id: uuid.UUID
+    b_server_id: uuid.UUID
 
 
 @pytest.fixture
@@ -88,6 +90,9 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
     from tests.support.webhooks import make_webhook
 
     b_webhook_id, b_delivery_id = await make_webhook(db, resources, agent=b_agent, user_id=b_admin.user.id)
+    from tests.support.webhooks import make_tool_connections
+
+    b_connection_id, b_server_id = await make_tool_connections(db, resources, org_id=b_org.id)
     from agentic.services.schedules import create_schedule
 
     b_schedule = await create_schedule(
@@ -117,6 +122,8 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_approval_id=b_approval_id,
         b_webhook_id=b_webhook_id,
         b_delivery_id=b_delivery_id,
+        b_connection_id=b_connection_id,
+        b_server_id=b_server_id,
     )
 
 
@@ -140,6 +147,8 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "approval_id": tenants.b_approval_id,
         "webhook_id": tenants.b_webhook_id,
         "delivery_id": tenants.b_delivery_id,
+        "connection_id": tenants.b_connection_id,
+        "server_id": tenants.b_server_id,
         "version": 1,  # B's agent has version 1: only the agent ID must make the call fail
     }
     # B's objects addressed through A's own organisation path: still B's objects.
@@ -156,6 +165,8 @@ async def test_every_route_with_another_orgs_ids_is_refused(
             "events": ["task.failed"],
         },
         ("PATCH", "/v1/agents/{agent_id}/webhooks/{webhook_id}"): {"enabled": False},
+        ("PATCH", "/v1/sql-connections/{connection_id}"): {"description": "pwned"},
+        ("PATCH", "/v1/mcp-servers/{server_id}"): {"description": "pwned"},
         ("PATCH", "/v1/schedules/{schedule_id}"): {"enabled": False},
         ("PATCH", "/v1/agents/{agent_id}"): {"name": "pwned"},
         ("POST", "/v1/agents/{agent_id}/rollback"): {"version": 1},

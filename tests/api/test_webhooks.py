@@ -255,12 +255,12 @@ async def test_webhook_urls_pass_the_ssrf_policy(live: tuple[httpx.AsyncClient, 
 def test_loopback_receivers_only_outside_production() -> None:
     production = Settings(
         env=Environment.PRODUCTION,
-        security=SecuritySettings(secret_key="x" * 64),  # type: ignore[arg-type]
-        _env_file=None,  # type: ignore[call-arg]
+        security=SecuritySettings(secret_key="x" * 64),
+        _env_file=None,
     )
     for url in ("http://127.0.0.1:9000/hook", "https://localhost/hook", "http://example.com/hook"):
         with pytest.raises(OutboundRefused):
             check_webhook_url(production, url)
     assert check_webhook_url(production, "https://example.com/hook") == "https://example.com/hook"
-    dev = Settings(_env_file=None)  # type: ignore[call-arg]
+    dev = Settings(_env_file=None)
     assert check_webhook_url(dev, "http://127.0.0.1:9000/hook") == "http://127.0.0.1:9000/hook"

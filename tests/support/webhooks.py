@@ -1,4 +1,4 @@
-"""A webhook with one failed delivery, for route matrices."""
+"""Objects for the route matrices: a webhook with one failed delivery; a SQL connection and an MCP server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import Agent, DeliveryStatus, WebhookDelivery
+from agentic.db.models import Agent, DeliveryStatus, McpServer, SqlConnection, WebhookDelivery
 from agentic.resources import Resources
 from agentic.services.audit import Actor
 from agentic.services.webhooks import create_webhook
@@ -40,3 +40,21 @@ async def make_webhook(
     session.add(delivery)
     await session.commit()
     return webhook.id, delivery.id
+
+
+async def make_tool_connections(
+    session: AsyncSession, resources: Resources, *, org_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A SQL connection and an (unreachable) MCP server of the organisation: their IDs."""
+    suffix = uuid.uuid4().hex[:8]
+    connection = SqlConnection(
+        org_id=org_id,
+        name=f"db-{suffix}",
+        kind="postgresql",
+        dsn_redacted="postgresql://r:***@127.0.0.1:5432/x",
+        dsn_encrypted=resources.secret_box.encrypt("postgresql://r:x@127.0.0.1:5432/x", owner="sql:none"),
+    )
+    server = McpServer(org_id=org_id, name=f"mcp-{suffix}", transport="http", url="http://127.0.0.1:9/mcp")
+    session.add_all([connection, server])
+    await session.commit()
+    return connection.id, server.id

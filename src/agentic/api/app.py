@@ -17,6 +17,7 @@ from agentic.api.routes import (
     approvals,
     audit,
     auth,
+    connections,
     health,
     llm,
     me,
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     schedules.router,
     approvals.router,
     webhooks.router,
+    connections.router,
 )
 
 

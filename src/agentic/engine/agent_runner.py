@@ -11,17 +11,19 @@ resume (its assistant message is replayed from the LLM step), which keeps every 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentic.config import ToolSettings
-from agentic.db.models import AgentVersion, Membership, Organization, Role, Task
+from agentic.config import Settings
+from agentic.db.models import AgentVersion, McpServer, Membership, Organization, Role, SqlConnection, Task
 from agentic.engine import store
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
 from agentic.errors import AgenticError
@@ -39,12 +41,33 @@ from agentic.llm import (
 )
 from agentic.llm.redaction import redact
 from agentic.prompts import render_prompt
+from agentic.security.encryption import DecryptionError, SecretBox
+from agentic.services.connections import database_networks, http_policy, server_spec, sql_owner
 from agentic.services.llm import call_context, stores_llm_content
 from agentic.tools import registry
+from agentic.tools.mcp import McpTool
 
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
 _TOKEN_BATCH = 16
 _TOKEN_FLUSH_S = 0.25
+
+
+async def _load(
+    sessions: async_sessionmaker[AsyncSession], ctx: RunContext
+) -> tuple[AgentVersion, Organization, Role | None]:
+    """The pinned version, the organisation, and the task creator's current role."""
+    async with sessions() as session:
+        version = await session.get(AgentVersion, ctx.task.agent_version_id)
+        org = await session.get(Organization, ctx.task.org_id)
+        # Tools may be limited by role: the creator's role now (a demoted or removed member loses them).
+        role = await session.scalar(
+            select(Membership.role)
+            .join(Task, Task.created_by_id == Membership.user_id)
+            .where(Task.id == ctx.task.id, Membership.org_id == ctx.task.org_id)
+        )
+    if version is None or org is None:
+        raise StepFailed("the agent version or organisation no longer exists", retryable=False)
+    return version, org, role
 
 
 def _targets(model: dict[str, Any]) -> list[Target]:
@@ -65,25 +88,17 @@ def make_agent_runner(
     gateway: LLMGateway,
     sessions: async_sessionmaker[AsyncSession],
     *,
-    tool_settings: ToolSettings | None = None,
+    settings: Settings | None = None,
+    box: SecretBox | None = None,
     workspaces: Path | None = None,
 ) -> Runner:
-    """The `agent` runner bound to the process's gateway, tool settings and workspace root."""
-    tools_settings = tool_settings or ToolSettings()
+    """The `agent` runner bound to the process's gateway, settings, secret box and workspace root."""
+    all_settings = settings or Settings()
+    tools_settings = all_settings.tools
     workspace_root = (workspaces or Path(".agentic") / "workspaces").resolve()
 
     async def run(ctx: RunContext) -> Any:
-        async with sessions() as session:
-            version = await session.get(AgentVersion, ctx.task.agent_version_id)
-            org = await session.get(Organization, ctx.task.org_id)
-            # Tools may be limited by role: the creator's role now (a demoted or removed member loses them).
-            role = await session.scalar(
-                select(Membership.role)
-                .join(Task, Task.created_by_id == Membership.user_id)
-                .where(Task.id == ctx.task.id, Membership.org_id == ctx.task.org_id)
-            )
-        if version is None or org is None:
-            raise StepFailed("the agent version or organisation no longer exists", retryable=False)
+        version, org, role = await _load(sessions, ctx)
         config = version.config or {}
         policies = dict(config.get("policies") or {})
         targets = _targets(dict(config.get("model") or {}))
@@ -97,7 +112,9 @@ def make_agent_runner(
         )
         messages.append(Message("user", rendered.messages[-1]["content"]))
         tool_specs = usable_tools(config, role)
-        definitions = registry.definitions(list(tool_specs.values()))
+        org_tools = await _org_tools(sessions, all_settings, box, ctx.task.org_id, list(tool_specs.values()))
+        offered = registry.offer(list(tool_specs.values()), org_tools)
+        definitions = tuple(o.definition for o in offered.values())
         max_steps = int(policies.get("max_steps", _DEFAULT_MAX_STEPS))
         max_tokens = policies.get("max_tokens_per_run")
         max_cost = policies.get("max_cost_per_run_usd")
@@ -137,7 +154,8 @@ def make_agent_runner(
                 await ctx.event("agent.budget_exceeded", dict(used))
                 return finish("budget_exceeded", result.get("content"))
             for number, call in enumerate(calls, start=1):
-                spec = tool_specs.get(call.name)
+                offer = offered.get(call.name)
+                spec = offer.spec if offer is not None else None
                 stop = await _gate(
                     ctx, call, seen_calls, spec=spec, key=f"{turn}-{number}", policies=policies
                 )
@@ -145,7 +163,17 @@ def make_agent_runner(
                     return finish(stop, last_text or None)
                 outcome = await ctx.step(
                     f"tool-{turn}-{number}",
-                    _tool_step(call, spec, ctx, workspace, tools_settings),
+                    _tool_step(
+                        call,
+                        offer,
+                        registry.ToolContext(
+                            task_id=str(ctx.task.id),
+                            workspace=workspace,
+                            settings=tools_settings,
+                            config=dict(offer.spec.get("config") or {}) if offer is not None else {},
+                            org=org_tools,
+                        ),
+                    ),
                     kind="tool",
                     name=call.name,
                     input={"arguments": call.arguments} if store_content else None,
@@ -252,23 +280,71 @@ def _prepare_workspace(workspace: Path) -> None:
     workspace.chmod(0o711)  # the sandbox's unprivileged uid must be able to reach its workspace
 
 
-def _tool_step(
-    call: ToolCall, spec: dict[str, Any] | None, ctx: RunContext, workspace: Path, settings: ToolSettings
-) -> Any:
+def _tool_step(call: ToolCall, offer: registry.Offered | None, context: registry.ToolContext) -> Any:
     async def run(_info: StepInfo) -> dict[str, Any]:
-        if spec is None:  # not one of this agent's tools (or not allowed): the model is told, nothing runs
+        if offer is None:  # not one of this agent's tools (or not allowed): the model is told, nothing runs
             error = {"code": "tool_not_allowed", "message": f"{call.name} is not available to this agent"}
             return {"error": error, "content": json.dumps({"error": error})}
-        await asyncio.to_thread(_prepare_workspace, workspace)
-        context = registry.ToolContext(
-            task_id=str(ctx.task.id),
-            workspace=workspace,
-            settings=settings,
-            config=dict(spec.get("config") or {}),
-        )
-        return await registry.execute(call.name, call.arguments, context)
+        await asyncio.to_thread(_prepare_workspace, context.workspace)
+        return await registry.execute(call.name, call.arguments, context, offer)
 
     return run
+
+
+def _mcp_tools(settings: Settings, box: SecretBox, server: McpServer) -> registry.McpServerTools:
+    return registry.McpServerTools(
+        spec=server_spec(server, box),
+        tools=tuple(
+            McpTool(str(t["name"]), str(t.get("description") or ""), dict(t.get("input_schema") or {}))
+            for t in server.tools or []
+        ),
+        policy=http_policy(settings, str(server.url)) if server.transport == "http" else None,
+    )
+
+
+async def _org_tools(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    box: SecretBox | None,
+    org_id: uuid.UUID,
+    specs: list[dict[str, Any]],
+) -> registry.OrgTools:
+    """The SQL connections and MCP servers this run's tools name, with their secrets decrypted."""
+    servers = {str(s["name"]).removeprefix("mcp:") for s in specs if str(s.get("name")).startswith("mcp:")}
+    connections = {
+        str(name)
+        for spec in specs
+        if spec.get("name") == "sql_query"
+        for name in (spec.get("config") or {}).get("connections") or []
+    }
+    sql: dict[str, str] = {}
+    mcp_servers: dict[str, registry.McpServerTools] = {}
+    if (servers or connections) and box is not None:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(SqlConnection).where(
+                    SqlConnection.org_id == org_id, SqlConnection.name.in_(connections)
+                )
+            )
+            for row in rows:
+                with contextlib.suppress(DecryptionError):  # reported by the tool as an unknown connection
+                    sql[row.name] = box.decrypt(row.dsn_encrypted, owner=sql_owner(row.id))
+            found = await session.scalars(
+                select(McpServer).where(
+                    McpServer.org_id == org_id, McpServer.name.in_(servers), McpServer.enabled.is_(True)
+                )
+            )
+            for server in found:
+                with contextlib.suppress(AgenticError):  # undecryptable: its tools are simply not offered
+                    mcp_servers[server.name] = _mcp_tools(settings, box, server)
+    return registry.OrgTools(
+        sql=sql,
+        mcp=mcp_servers,
+        search=settings.search,
+        sql_settings=settings.sql,
+        mcp_timeout_s=settings.mcp.call_timeout_s,
+        sql_networks=database_networks(settings),
+    )
 
 
 def _cost(gateway: LLMGateway, response: LLMResponse, targets: list[Target]) -> float:

@@ -319,7 +319,8 @@ def engine_source(resources: Resources) -> EngineSource:
             "agent": make_agent_runner(
                 resources.llm,
                 resources.sessions,
-                tool_settings=resources.settings.tools,
+                settings=resources.settings,
+                box=resources.secret_box,
                 workspaces=resources.settings.data_dir / "workspaces",
             )
         },

@@ -7,12 +7,17 @@ process. In production loopback is refused like every other internal address.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 
 from yarl import URL
 
 from agentic.config import Environment, Settings
-from agentic.tools.http import OutboundPolicy
+from agentic.errors import AgenticError
+from agentic.tools.http import OutboundPolicy, OutboundRefused, check_address, parse_host
+
+_RESOLVE_TIMEOUT_S = 5.0
 
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
@@ -59,3 +64,31 @@ def registered_url_policy(
         allow_private_networks=frozenset(private),
         user_agent=user_agent,
     )
+
+
+async def check_host(host: str, *, allow_networks: frozenset[str], port: int, code: str) -> None:
+    """Refuse a host that is, or resolves to, a non-public address outside `allow_networks`.
+
+    For services reached by their own client (a database driver) rather than through the HTTP guard: every
+    address the name resolves to now is checked. (The client resolves again to connect; a name that
+    changes its answer in between is the DNS-rebinding limit of this check.)
+
+    Raises:
+        AgenticError: `code` when refused; `<code's prefix>_unavailable` when the name does not resolve.
+    """
+    policy = OutboundPolicy(allow_private_networks=allow_networks)
+    try:
+        parsed = parse_host(host)
+        if isinstance(parsed, str):
+            loop = asyncio.get_running_loop()
+            async with asyncio.timeout(_RESOLVE_TIMEOUT_S):
+                infos = await loop.getaddrinfo(parsed, port, type=socket.SOCK_STREAM)
+            for info in infos:
+                check_address(policy, ipaddress.ip_address(str(info[4][0]).split("%")[0]), host=parsed)
+        else:
+            check_address(policy, parsed)
+    except OutboundRefused as exc:
+        raise AgenticError(exc.message, code=code) from None
+    except (OSError, TimeoutError):
+        prefix = code.split("_", 1)[0]
+        raise AgenticError(f"The host {host} cannot be resolved.", code=f"{prefix}_unavailable") from None

@@ -21,6 +21,7 @@ class Permission(enum.StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"  # every key in the organisation
     AUDIT_READ = "audit:read"
     PROVIDERS_MANAGE = "providers:manage"  # the organisation's LLM provider credentials
+    TOOLS_MANAGE = "tools:manage"  # the organisation's SQL connections and MCP servers
     AGENTS_READ = "agents:read"
     AGENTS_WRITE = "agents:write"  # create agents, edit one's own
     AGENTS_MANAGE = "agents:manage"  # edit and delete anyone's

@@ -12,6 +12,7 @@ exist (404), in lists, lookups, task creation and schedules alike.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from agentic.prompts import (
 )
 from agentic.schemas.agents import EXPORT_FORMAT_VERSION, EXPORT_KIND, AgentImport
 from agentic.services.audit import Actor
+from agentic.tools.registry import BUILTIN_TOOLS
 
 # Keys of a version's config in the order an export lists them (readable YAML).
 _EXPORT_ORDER = (
@@ -142,6 +144,11 @@ async def list_versions(
 # --- validation --------------------------------------------------------------------------------------------
 
 
+def known_tool(name: str) -> bool:
+    """A built-in tool, or `mcp:<server>` (whether the server exists is checked when a run starts)."""
+    return name in BUILTIN_TOOLS or bool(re.fullmatch(r"mcp:[a-z0-9][a-z0-9_-]{0,31}", name))
+
+
 def validate_config(config: dict[str, Any]) -> None:
     """The checks that span fields or need more than a type: tool names, input schema, templates.
 
@@ -166,6 +173,18 @@ def validate_config(config: dict[str, Any]) -> None:
                 ],
             )
         seen.add(name)
+        if not known_tool(name):
+            raise InvalidInput(
+                f"Unknown tool {name!r}: use a built-in tool ({', '.join(sorted(BUILTIN_TOOLS))}) or "
+                "`mcp:<server>` for a registered MCP server.",
+                details=[
+                    {
+                        "loc": ["body", "tools", index, "name"],
+                        "message": "unknown tool",
+                        "type": "unknown_tool",
+                    }
+                ],
+            )
     schema = config.get("input_schema")
     if schema is not None:
         check_input_schema(schema, loc=["body", "input_schema"])
