@@ -191,6 +191,10 @@ class ToolSettings(BaseSettings):
     http_max_response_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 2 * 1024 * 1024
     http_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443, 8080, 8443])
     max_output_chars: Annotated[int, Field(ge=256, le=1_000_000)] = 20_000
+    max_input_files: Annotated[int, Field(ge=0, le=1000)] = 20
+    max_input_bytes: Annotated[int, Field(ge=0, le=1024 * 1024 * 1024)] = Field(
+        default=25 * 1024 * 1024, description="Total size of the files given with one task."
+    )
     allow_private_networks: list[str] = Field(
         default_factory=list,
         description="CIDRs the HTTP tools may reach despite the SSRF guard (tests). Refused in production.",

@@ -4,6 +4,7 @@ SSRF-guarded `http_request` tool, then answers; every LLM call and tool call is 
 from __future__ import annotations
 
 import asyncio
+import base64
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -137,3 +138,77 @@ async def test_repeated_identical_calls_stop_the_run_and_internal_urls_are_refus
     refused = [s["output"]["error"]["code"] for s in steps if s["kind"] == "tool"]
     assert refused == ["ssrf_refused", "ssrf_refused"]  # the third identical call is not made
     await asyncio.sleep(0)
+
+
+async def test_files_in_and_out_of_the_sandbox_are_task_files(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        org = await make_org(db)
+        user = await make_account(db, resources, org=org, role=Role.USER)
+        other = await make_account(db, resources, org=org, role=Role.USER)
+    code = (
+        "rows = open('/workspace/in/data/sales.csv').read().splitlines()[1:]\n"
+        "total = sum(int(r.split(',')[1]) for r in rows)\n"
+        "import os; os.makedirs('/workspace/out', exist_ok=True)\n"
+        "open('/workspace/out/total.txt', 'w').write(str(total))\n"
+        "print(total)\n"
+    )
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "python", "arguments": {"code": code}}]},
+        {"text": "The total is in total.txt."},
+    ]
+    agent = (await client.post("/v1/agents", json=_agent(script), headers=user.headers)).json()
+    csv = base64.b64encode(b"item,amount\na,10\nb,32\n").decode()
+    task = await client.post(
+        "/v1/tasks",
+        json={"agent_id": agent["id"], "files": [{"name": "data/sales.csv", "content_base64": csv}]},
+        headers=user.headers,
+    )
+    assert task.status_code == 201, task.text
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert steps[1]["output"]["stdout"] == "42\n", steps[1]["output"]
+    assert steps[1]["output"]["files"] == [{"name": "total.txt", "size": 2}]
+
+    files = (await client.get(f"/v1/tasks/{done['id']}/files", headers=user.headers)).json()
+    assert [(f["direction"], f["name"], f["step_key"]) for f in files] == [
+        ("in", "data/sales.csv", None),
+        ("out", "total.txt", "tool-1-1"),
+    ]
+    output = await client.get(f"/v1/tasks/{done['id']}/files/{files[1]['id']}", headers=user.headers)
+    assert output.content == b"42"
+    assert output.headers["content-disposition"].startswith("attachment;")
+    assert output.headers["content-type"] == "application/octet-stream"
+    # Someone else's task files are not theirs to read.
+    hidden = await client.get(f"/v1/tasks/{done['id']}/files/{files[1]['id']}", headers=other.headers)
+    assert hidden.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("files", "loc"),
+    [
+        ([{"name": "../etc/passwd", "content_base64": ""}], ["body", "files", 0, "name"]),
+        ([{"name": "/abs", "content_base64": ""}], ["body", "files", 0, "name"]),
+        ([{"name": "a//b", "content_base64": ""}], ["body", "files", 0, "name"]),
+        ([{"name": "a.txt", "content_base64": "not base64!"}], ["body", "files", 0, "content_base64"]),
+        (
+            [{"name": "a.txt", "content_base64": ""}, {"name": "a.txt", "content_base64": ""}],
+            ["body", "files", 1, "name"],
+        ),
+    ],
+)
+async def test_bad_input_files_are_refused_naming_the_file(
+    live: tuple[httpx.AsyncClient, Resources], files: list[dict[str, str]], loc: list[Any]
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    agent = (await client.post("/v1/agents", json=_agent([]), headers=user.headers)).json()
+    refused = await client.post(
+        "/v1/tasks", json={"agent_id": agent["id"], "files": files}, headers=user.headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert loc in [d["loc"] for d in refused.json()["error"]["details"]]

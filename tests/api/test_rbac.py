@@ -226,6 +226,13 @@ async def _signal(world: World, caller: Account) -> tuple[str, Any]:
     return f"/v1/tasks/{await _task(world, caller)}/signals", {"key": "approval", "payload": True}
 
 
+async def _task_file(world: World, caller: Account) -> tuple[str, Any]:
+    from tests.support.engine import add_task_file
+
+    task_id = await _task(world, caller)
+    return f"/v1/tasks/{task_id}/files/{await add_task_file(world.db, task_id=task_id)}", None
+
+
 async def _decide(world: World, caller: Account) -> tuple[str, Any]:
     from tests.support.engine import park_for_approval
 
@@ -395,6 +402,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
     ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/tasks/{task_id}/files"): _own_task("/files"),
+    ("GET", "/v1/tasks/{task_id}/files/{file_id}"): _task_file,
     ("GET", "/v1/sql-connections"): _org("/v1/sql-connections"),
     ("POST", "/v1/sql-connections"): _create_sql,
     ("GET", "/v1/sql-connections/{connection_id}"): _sql(),

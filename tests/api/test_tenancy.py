@@ -43,6 +43,7 @@ class Tenants:
     b_delivery_id: uuid.UUID
     b_connection_id: uuid.UUID
     b_server_id: uuid.UUID
+    b_file_id: uuid.UUID
 
 
 @pytest.fixture
@@ -93,6 +94,9 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
     from tests.support.webhooks import make_tool_connections
 
     b_connection_id, b_server_id = await make_tool_connections(db, resources, org_id=b_org.id)
+    from tests.support.engine import add_task_file
+
+    b_file_id = await add_task_file(db, task_id=b_task.id)
     from agentic.services.schedules import create_schedule
 
     b_schedule = await create_schedule(
@@ -124,6 +128,7 @@ async def tenants(client: httpx.AsyncClient, db: AsyncSession, resources: Resour
         b_delivery_id=b_delivery_id,
         b_connection_id=b_connection_id,
         b_server_id=b_server_id,
+        b_file_id=b_file_id,
     )
 
 
@@ -149,6 +154,7 @@ async def test_every_route_with_another_orgs_ids_is_refused(
         "delivery_id": tenants.b_delivery_id,
         "connection_id": tenants.b_connection_id,
         "server_id": tenants.b_server_id,
+        "file_id": tenants.b_file_id,
         "version": 1,  # B's agent has version 1: only the agent ID must make the call fail
     }
     # B's objects addressed through A's own organisation path: still B's objects.

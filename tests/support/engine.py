@@ -8,7 +8,15 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentic.db.models import Agent, AgentVersion, Organization, Task, TaskApproval, TaskState
+from agentic.db.models import (
+    Agent,
+    AgentVersion,
+    Organization,
+    Task,
+    TaskApproval,
+    TaskFile,
+    TaskState,
+)
 from agentic.db.types import utcnow
 
 
@@ -57,3 +65,22 @@ async def park_for_approval(session: AsyncSession, *, task_id: uuid.UUID) -> uui
     approval_id = await session.scalar(select(TaskApproval.id).where(TaskApproval.task_id == task_id))
     assert approval_id is not None
     return approval_id
+
+
+async def add_task_file(session: AsyncSession, *, task_id: uuid.UUID) -> uuid.UUID:
+    """An output file of the task (as if its `python` tool had written it)."""
+    org_id = await session.scalar(select(Task.org_id).where(Task.id == task_id))
+    assert org_id is not None
+    row = TaskFile(
+        org_id=org_id,
+        task_id=task_id,
+        direction="out",
+        name="report.txt",
+        size=2,
+        sha256="0" * 64,
+        content=b"hi",
+        step_key="tool-1-1",
+    )
+    session.add(row)
+    await session.commit()
+    return row.id

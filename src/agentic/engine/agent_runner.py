@@ -42,6 +42,7 @@ from agentic.llm import (
 from agentic.llm.redaction import redact
 from agentic.prompts import render_prompt
 from agentic.security.encryption import DecryptionError, SecretBox
+from agentic.services import tasks as tasks_service
 from agentic.services.connections import database_networks, http_policy, server_spec, sql_owner
 from agentic.services.llm import call_context, stores_llm_content
 from agentic.tools import registry
@@ -172,6 +173,7 @@ def make_agent_runner(
                             settings=tools_settings,
                             config=dict(offer.spec.get("config") or {}) if offer is not None else {},
                             org=org_tools,
+                            files=_TaskFiles(sessions, ctx, f"tool-{turn}-{number}"),
                         ),
                     ),
                     kind="tool",
@@ -289,6 +291,27 @@ def _tool_step(call: ToolCall, offer: registry.Offered | None, context: registry
         return await registry.execute(call.name, call.arguments, context, offer)
 
     return run
+
+
+class _TaskFiles:
+    """The task's input and output files in the database, for the tool call of one step."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ctx: RunContext, step_key: str) -> None:
+        self._sessions, self._ctx, self._step_key = sessions, ctx, step_key
+
+    async def inputs(self) -> dict[str, bytes]:
+        async with self._sessions() as session:
+            return await tasks_service.input_files(session, task_id=self._ctx.task.id)
+
+    async def save(self, files: dict[str, bytes]) -> None:
+        async with self._sessions() as session:
+            await tasks_service.save_outputs(
+                session,
+                org_id=self._ctx.task.org_id,
+                task_id=self._ctx.task.id,
+                step_key=self._step_key,
+                files=files,
+            )
 
 
 def _mcp_tools(settings: Settings, box: SecretBox, server: McpServer) -> registry.McpServerTools:

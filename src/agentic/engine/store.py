@@ -152,8 +152,11 @@ async def enqueue(
     request_hash: str | None = None,
     request_id: str | None = None,
     traceparent: str | None = None,
+    task_id: uuid.UUID | None = None,
 ) -> Task:
     """Create a queued task and its `created` event, and commit.
+
+    `task_id` lets the caller add rows that belong to the task (its input files) to the same transaction.
 
     In a process that also runs a worker with a free slot (the embedded `agentic serve`), a task that may run
     now is created already claimed by that worker, in the same transaction, and handed to it on commit: it
@@ -169,6 +172,7 @@ async def enqueue(
             reservation.release()
             reservation = None
     task = Task(
+        id=task_id or new_id(),
         org_id=org_id,
         agent_id=agent_id,
         agent_version_id=agent_version_id,

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from agentic.db.models import TaskState
 from agentic.schemas.common import Schema
+
+
+def _relative_path(name: str) -> str:
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError("must be a relative path without empty, '.' or '..' parts")
+    return name
+
+
+FileName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-][A-Za-z0-9._/-]*$"),
+    AfterValidator(_relative_path),
+]
+
+
+class FileIn(Schema):
+    """A file given with a task: its code sees it read-only at `/workspace/in/<name>`."""
+
+    name: FileName = Field(description="Relative path, e.g. `data/sales.csv` (no `..`, no leading `/`).")
+    content_base64: str = Field(description="The file's bytes, base64-encoded.")
 
 
 class TaskCreate(Schema):
@@ -17,6 +37,9 @@ class TaskCreate(Schema):
 
     agent_id: uuid.UUID
     input: dict[str, Any] = Field(default_factory=dict)
+    files: list[FileIn] = Field(
+        default_factory=list, description="Input files for the task's tools (sizes capped by the server)."
+    )
     priority: int = Field(default=0, ge=-100, le=100)
     run_at: dt.datetime | None = Field(
         default=None, description="Run later (a delayed task); must have a zone."
@@ -43,6 +66,18 @@ class TaskRetry(Schema):
     agent_version: int | None = Field(
         default=None, ge=1, description="Run this version of the agent instead."
     )
+
+
+class TaskFileOut(BaseModel):
+    """A file of a task: an input given with it, or an output one of its tools wrote."""
+
+    id: uuid.UUID
+    direction: Literal["in", "out"]
+    name: str
+    size: int
+    sha256: str
+    step_key: str | None = Field(description="The tool step that wrote an output file.")
+    created_at: dt.datetime
 
 
 class TaskOut(BaseModel):

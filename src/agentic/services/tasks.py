@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
-from agentic.db.models import Agent, AgentVersion, Task, TaskAttempt, TaskEvent, TaskState, TaskStep
+from agentic.db.models import (
+    Agent,
+    AgentVersion,
+    Task,
+    TaskAttempt,
+    TaskEvent,
+    TaskFile,
+    TaskState,
+    TaskStep,
+)
 from agentic.db.types import utcnow
 from agentic.engine import store
 from agentic.engine.signals import WAKE, note
 from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
+from agentic.ids import new_id
 from agentic.prompts import validate_input
 from agentic.services.audit import Actor
 
@@ -55,13 +68,22 @@ async def create_task(
     idempotency_key: str | None,
     idempotency_window_s: int,
     traceparent: str | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[Task, bool]:
     """Queue a run of the agent's current version; returns the task and whether it was created now.
 
     Same Idempotency-Key and same body within the window → the original task. Same key, different body → 409.
+    `files` (name → bytes) are the task's input files, stored with it in the same transaction.
     """
+    given = files or {}
     fingerprint = request_fingerprint(
-        {"agent_id": str(agent_id), "input": input, "priority": priority, "run_at": run_at}
+        {
+            "agent_id": str(agent_id),
+            "input": input,
+            "priority": priority,
+            "run_at": run_at,
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in given.items()},
+        }
     )
     if idempotency_key is not None:
         existing = await _by_key(session, idempotency_key)
@@ -97,26 +119,32 @@ async def create_task(
                 details={"max_concurrent_runs": int(cap)},
                 headers={"Retry-After": "5"},
             )
+    task_id = new_id()
+    for name, data in given.items():
+        session.add(_file(org_id=org_id, task_id=task_id, direction="in", name=name, data=data))
     try:
-        task = await store.enqueue(
-            session,
-            org_id=org_id,
-            agent_id=agent.id,
-            agent_version_id=version.id,
-            input=input,
-            runner="agent",
-            priority=priority,
-            run_at=run_at,
-            max_attempts=int(policies.get("max_attempts", 3)),
-            policy={k: policies[k] for k in _FROZEN_POLICY if k in policies},
-            timeout_s=policies.get("timeout_s"),
-            concurrency_limit=int(cap) if cap is not None else None,
-            created_by_id=created_by_id,
-            idempotency_key=idempotency_key,
-            request_hash=fingerprint if idempotency_key else None,
-            request_id=request_id,
-            traceparent=traceparent,
-        )
+        # The files go in with the task's own flush (after it, by their foreign key), not before it.
+        with session.no_autoflush:
+            task = await store.enqueue(
+                session,
+                task_id=task_id,
+                org_id=org_id,
+                agent_id=agent.id,
+                agent_version_id=version.id,
+                input=input,
+                runner="agent",
+                priority=priority,
+                run_at=run_at,
+                max_attempts=int(policies.get("max_attempts", 3)),
+                policy={k: policies[k] for k in _FROZEN_POLICY if k in policies},
+                timeout_s=policies.get("timeout_s"),
+                concurrency_limit=int(cap) if cap is not None else None,
+                created_by_id=created_by_id,
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint if idempotency_key else None,
+                request_id=request_id,
+                traceparent=traceparent,
+            )
     except IntegrityError:
         # A concurrent request with the same key won the race: answer as a replay of it.
         await session.rollback()
@@ -165,6 +193,106 @@ async def list_tasks(
     if before_id is not None:
         statement = statement.where(Task.id < before_id)
     return list((await session.scalars(statement)).all())
+
+
+def _file(
+    *,
+    org_id: uuid.UUID,
+    task_id: uuid.UUID,
+    direction: str,
+    name: str,
+    data: bytes,
+    step_key: str | None = None,
+) -> TaskFile:
+    return TaskFile(
+        org_id=org_id,
+        task_id=task_id,
+        direction=direction,
+        name=name,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
+        step_key=step_key,
+    )
+
+
+def decode_files(files: list[tuple[str, str]], *, max_files: int, max_bytes: int) -> dict[str, bytes]:
+    """Input files from their base64 form, within the server's caps; errors name the file.
+
+    Raises:
+        InvalidInput: Too many, too large, not base64, or a name given twice.
+    """
+    if len(files) > max_files:
+        raise InvalidInput(
+            f"At most {max_files} files per task.", details=[{"loc": ["body", "files"], "type": "too_many"}]
+        )
+    decoded: dict[str, bytes] = {}
+    total = 0
+    for index, (name, encoded) in enumerate(files):
+        loc = ["body", "files", index]
+        if name in decoded:
+            raise InvalidInput(f"The file {name!r} is given twice.", details=[{"loc": [*loc, "name"]}])
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(
+                f"The file {name!r} is not valid base64.", details=[{"loc": [*loc, "content_base64"]}]
+            ) from None
+        total += len(data)
+        if total > max_bytes:
+            raise InvalidInput(
+                f"The files exceed {max_bytes} bytes in all.", details=[{"loc": [*loc, "content_base64"]}]
+            )
+        decoded[name] = data
+    return decoded
+
+
+async def list_files(session: AsyncSession, *, task_id: uuid.UUID) -> list[TaskFile]:
+    """The task's files (inputs, then outputs, by name), without loading their contents."""
+    return list(
+        (
+            await session.scalars(
+                select(TaskFile)
+                .options(defer(TaskFile.content))
+                .where(TaskFile.task_id == task_id)
+                .order_by(TaskFile.direction, TaskFile.name)
+            )
+        ).all()
+    )
+
+
+async def get_file(session: AsyncSession, *, task_id: uuid.UUID, file_id: uuid.UUID) -> TaskFile:
+    """One of the task's files with its content, or `NotFound`."""
+    found = await session.get(TaskFile, file_id)
+    if found is None or found.task_id != task_id:
+        raise NotFound("File not found.")
+    return found
+
+
+async def save_outputs(
+    session: AsyncSession, *, org_id: uuid.UUID, task_id: uuid.UUID, step_key: str, files: dict[str, bytes]
+) -> None:
+    """Store files a tool wrote (a later write of the same name replaces the earlier one) and commit."""
+    if not files:
+        return
+    await session.execute(
+        delete(TaskFile).where(
+            TaskFile.task_id == task_id, TaskFile.direction == "out", TaskFile.name.in_(list(files))
+        )
+    )
+    for name, data in files.items():
+        session.add(
+            _file(org_id=org_id, task_id=task_id, direction="out", name=name, data=data, step_key=step_key)
+        )
+    await session.commit()
+
+
+async def input_files(session: AsyncSession, *, task_id: uuid.UUID) -> dict[str, bytes]:
+    """The task's input files by name."""
+    rows = await session.execute(
+        select(TaskFile.name, TaskFile.content).where(TaskFile.task_id == task_id, TaskFile.direction == "in")
+    )
+    return {name: bytes(content) for name, content in rows}
 
 
 async def cancel_task(session: AsyncSession, *, task: Task, actor: Actor) -> TaskState:
@@ -230,6 +358,9 @@ async def retry_task(
     )
     session.add(retried)
     await session.flush()
+    # The new run gets the same input files.
+    for name, data in (await input_files(session, task_id=task.id)).items():
+        session.add(_file(org_id=actor.org_id, task_id=retried.id, direction="in", name=name, data=data))
     for step in replayed:
         session.add(
             TaskStep(

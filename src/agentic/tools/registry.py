@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
@@ -55,6 +55,18 @@ class OrgTools:
     sql_networks: frozenset[str] = frozenset()  # internal networks a database may be on (see services)
 
 
+class FileStore(Protocol):
+    """A task's stored files, as a tool call sees them."""
+
+    async def inputs(self) -> dict[str, bytes]:
+        """The files given with the task, by name."""
+        ...
+
+    async def save(self, files: dict[str, bytes]) -> None:
+        """Keep files the call produced as the task's outputs."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool call may use: the task's workspace, the server's tool settings, the tool's agent config."""
@@ -64,6 +76,7 @@ class ToolContext:
     settings: ToolSettings
     config: dict[str, Any]
     org: OrgTools = field(default_factory=OrgTools)
+    files: FileStore | None = None
 
     def outbound(self) -> OutboundPolicy:
         """The SSRF policy of this call: server limits, narrowed by the agent's domain allowlist."""
@@ -104,13 +117,17 @@ async def _python(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         cpu_seconds=ctx.settings.python_cpu_s,
         memory_bytes=ctx.settings.python_memory_mib * 1024 * 1024,
     )
-    result = await run_python(str(args["code"]), workspace=ctx.workspace, limits=limits)
+    files_in = await ctx.files.inputs() if ctx.files is not None else {}
+    result = await run_python(str(args["code"]), workspace=ctx.workspace, limits=limits, files_in=files_in)
+    if ctx.files is not None:
+        await ctx.files.save(dict(result.files))  # downloadable as the task's output files
     return {
         "stdout": result.stdout,
         "stderr": result.stderr,
         "exit_code": result.exit_code,
         "timed_out": result.timed_out,
-        "files": sorted(result.files),
+        "files": [{"name": name, "size": len(data)} for name, data in sorted(result.files.items())],
+        "files_truncated": result.files_truncated,
     }
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -30,6 +31,7 @@ from agentic.schemas.tasks import (
     SignalIn,
     StepOut,
     TaskCreate,
+    TaskFileOut,
     TaskOut,
     TaskPage,
     TaskRetry,
@@ -128,6 +130,11 @@ async def create_task(
         idempotency_window_s=settings.worker.idempotency_window_s,
         # An invalid header is ignored (W3C); without one the task starts a trace of its own.
         traceparent=parse_traceparent(traceparent) or new_traceparent(),
+        files=service.decode_files(
+            [(f.name, f.content_base64) for f in body.files],
+            max_files=settings.tools.max_input_files,
+            max_bytes=settings.tools.max_input_bytes,
+        ),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -217,6 +224,48 @@ async def signal_task(task_id: uuid.UUID, body: SignalIn, principal: Runner, ses
     await service.signal_task(session, task=task, key=body.key, payload=body.payload, actor=principal.actor())
     await session.refresh(task)
     return task_out(task)
+
+
+@router.get("/tasks/{task_id}/files", responses=error_responses(404), summary="A task's files")
+async def list_task_files(task_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[TaskFileOut]:
+    """Inputs given with the task and outputs its tools wrote (the `python` tool's `/workspace/out`)."""
+    task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    return [
+        TaskFileOut(
+            id=f.id,
+            direction="in" if f.direction == "in" else "out",
+            name=f.name,
+            size=f.size,
+            sha256=f.sha256,
+            step_key=f.step_key,
+            created_at=f.created_at,
+        )
+        for f in await service.list_files(session, task_id=task.id)
+    ]
+
+
+@router.get(
+    "/tasks/{task_id}/files/{file_id}",
+    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(404)},
+    response_class=Response,
+    summary="Download a task's file",
+)
+async def download_task_file(
+    task_id: uuid.UUID, file_id: uuid.UUID, principal: Reader, session: SessionDep
+) -> Response:
+    """Sent as an attachment (never rendered inline: a file an agent wrote is untrusted content)."""
+    task = await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
+    found = await service.get_file(session, task_id=task.id, file_id=file_id)
+    filename = found.name.rsplit("/", 1)[-1]
+    return Response(
+        content=bytes(found.content),
+        media_type="application/octet-stream",
+        headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "x-content-type-options": "nosniff",
+            "etag": f'"{found.sha256}"',
+        },
+    )
 
 
 @router.get(

@@ -17,7 +17,7 @@ from agentic.db.models.enums import (
 from agentic.db.models.identity import ApiKey, Membership, Organization, User
 from agentic.db.models.llm import ProviderCredential
 from agentic.db.models.schedules import Schedule
-from agentic.db.models.tasks import Task, TaskApproval, TaskAttempt, TaskEvent, TaskStep
+from agentic.db.models.tasks import Task, TaskApproval, TaskAttempt, TaskEvent, TaskFile, TaskStep
 from agentic.db.models.usage import UsageRecord
 from agentic.db.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -47,6 +47,7 @@ __all__ = [
     "TaskApproval",
     "TaskAttempt",
     "TaskEvent",
+    "TaskFile",
     "TaskState",
     "TaskStep",
     "UsageRecord",

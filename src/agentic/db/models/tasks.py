@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -175,3 +176,28 @@ class TaskApproval(TenantScoped, IdMixin, Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
     comment: Mapped[str | None] = mapped_column(String(2000))
+
+
+class TaskFile(TenantScoped, IdMixin, Base):
+    """A file of a task's workspace: given with the task (`in`, read-only to its code) or made by it (`out`).
+
+    Stored in the database, so that any worker on any machine can run the task with its inputs and the
+    outputs survive the worker; sizes are capped by settings (`AGENTIC_TOOLS_MAX_FILE_BYTES`, …).
+    """
+
+    __tablename__ = "task_files"
+    __table_args__ = (
+        UniqueConstraint("task_id", "direction", "name"),
+        CheckConstraint("direction IN ('in', 'out')", name="direction_valid"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tasks.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The tool step that wrote an output file (the latest one, when several wrote the same name).
+    step_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
