@@ -212,3 +212,55 @@ async def test_bad_input_files_are_refused_naming_the_file(
     )
     assert refused.status_code == 422, refused.text
     assert loc in [d["loc"] for d in refused.json()["error"]["details"]]
+
+
+async def test_a_tool_call_interrupted_by_a_worker_stop_is_run_on_resume(settings: Settings) -> None:
+    """The assistant's tool call is stored with its LLM step; the interrupted tool step has no result. The
+    next attempt replays the LLM step (no new LLM call) and runs the tool, so the call gets its result."""
+    settings.data_dir = _reachable_dir()
+    settings.worker = WorkerSettings(
+        in_process=True, poll_interval_s=0.02, concurrency=8, reap_interval_s=0.2, shutdown_grace_s=0.2
+    )
+    code = "import time; time.sleep(2); print('slow done')"
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "python", "arguments": {"code": code}}]},
+        {"text": "finished"},
+    ]
+    app = create_app(settings, run_workers=True)
+    async with LifespanManager(app), asgi_client(app) as client:
+        resources: Resources = app.state.resources
+        async with resources.sessions() as db:
+            user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = (await client.post("/v1/agents", json=_agent(script), headers=user.headers)).json()
+        task = (await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)).json()
+        for _ in range(200):  # until the tool step is running (its start is recorded after 1 s)
+            steps = (await client.get(f"/v1/tasks/{task['id']}/steps", headers=user.headers)).json()
+            if any(s["step_key"] == "tool-1-1" for s in steps):
+                break
+            await asyncio.sleep(0.05)
+        assert [(s["step_key"], s["status"]) for s in steps] == [
+            ("llm-1", "succeeded"),
+            ("tool-1-1", "running"),
+        ]
+    # The worker stopped mid-tool; a new one resumes the task.
+    app = create_app(settings, run_workers=True)
+    async with LifespanManager(app), asgi_client(app) as client:
+        resources = app.state.resources
+        done = await _wait(client, task["id"], user.headers, timeout_s=60)
+        assert done["state"] == "succeeded", done
+        assert done["output"]["text"] == "finished"
+        steps = (await client.get(f"/v1/tasks/{task['id']}/steps", headers=user.headers)).json()
+        by_key = {s["step_key"]: s for s in steps}
+        assert list(by_key) == ["llm-1", "tool-1-1", "llm-2"]
+        assert by_key["llm-1"]["attempt"] == 1  # replayed, not called again
+        assert by_key["tool-1-1"]["attempt"] == 2
+        assert by_key["tool-1-1"]["output"]["stdout"] == "slow done\n"
+        # The second LLM call saw system, user, the assistant's tool call and its result: paired.
+        assert by_key["llm-2"]["input"] == {"messages": 4}
+        async with resources.sessions() as db:
+            calls = await db.scalar(
+                select(func.count())
+                .select_from(UsageRecord)
+                .where(UsageRecord.task_id == uuid.UUID(task["id"]))
+            )
+        assert calls == 2  # llm-1 once, llm-2 once
