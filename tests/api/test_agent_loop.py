@@ -24,6 +24,7 @@ from agentic.resources import Resources
 from tests.api.test_tasks import _wait
 from tests.conftest import asgi_client
 from tests.support.accounts import make_account, make_org
+from tests.support.local_server import serve
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -37,13 +38,8 @@ async def page() -> AsyncIterator[str]:
         return web.Response(text="hello from the page")
 
     app.router.add_get("/hello", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/hello"
-    await runner.cleanup()
+    async with serve(app) as port:
+        yield f"http://127.0.0.1:{port}/hello"
 
 
 def _reachable_dir() -> Path:

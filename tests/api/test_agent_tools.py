@@ -23,6 +23,7 @@ from agentic.resources import Resources
 from tests.api.test_tasks import _wait
 from tests.conftest import asgi_client
 from tests.support.accounts import Account, make_account, make_org
+from tests.support.local_server import serve
 from tests.support.mcp_servers import HttpMcpServer, run_http_server
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -66,12 +67,8 @@ async def search_api() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/search", search)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serve(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

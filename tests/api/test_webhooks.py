@@ -25,6 +25,7 @@ from agentic.webhooks.policy import check_webhook_url
 from tests.api.test_tasks import _wait
 from tests.conftest import asgi_client
 from tests.support.accounts import Account, make_account, make_org
+from tests.support.local_server import serve
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -57,14 +58,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}/hook"
-    yield state
-    await runner.cleanup()
+    async with serve(app) as port:
+        state.url = f"http://127.0.0.1:{port}/hook"
+        yield state
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from agentic.tools.http import (
     http_request,
     web_fetch,
 )
+from tests.support.local_server import serve
 
 # --- helpers ----------------------------------------------------------------------------------------------
 
@@ -459,19 +460,13 @@ async def server() -> AsyncIterator[LocalServer]:
     app.router.add_get("/loop/{n}", loop)
     app.router.add_get("/huge", huge)
     app.router.add_get("/slow", slow)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    srv = LocalServer(port=port)
-    state["server"] = srv
-    try:
-        yield srv
-    finally:
-        srv.release.set()
-        await runner.cleanup()
+    async with serve(app) as port:
+        srv = LocalServer(port=port)
+        state["server"] = srv
+        try:
+            yield srv
+        finally:
+            srv.release.set()
 
 
 async def test_an_exempted_local_server_is_reached(server: LocalServer) -> None:

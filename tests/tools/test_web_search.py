@@ -33,6 +33,7 @@ from agentic.tools.search import (
     provider_from_settings,
     web_search,
 )
+from tests.support.local_server import serve
 
 KEY = "sk-test-0123456789abcdef-SECRET"
 
@@ -130,19 +131,13 @@ async def api() -> AsyncIterator[FakeApi]:
     app.router.add_post("/search", handle)  # Tavily
     app.router.add_get("/res/v1/web/search", handle)  # Brave
     app.router.add_get("/prefix/search", handle)  # SearXNG under a path
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    fake = FakeApi(port=port)
-    state["api"] = fake
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        await runner.cleanup()
+    async with serve(app) as port:
+        fake = FakeApi(port=port)
+        state["api"] = fake
+        try:
+            yield fake
+        finally:
+            fake.release.set()
 
 
 PROVIDERS: dict[str, Callable[[FakeApi], SearchProvider]] = {
