@@ -456,6 +456,27 @@ async def test_agent_at_its_limit_rejects_when_asked_to(
     assert busy.headers["retry-after"] == "5"
 
 
+async def test_an_agents_rate_limit_refuses_runs_past_it(
+    client: httpx.AsyncClient, db: AsyncSession, user: Account
+) -> None:
+    limited = await make_agent(db, user, policies={"runs_per_minute": 2})
+    other = await make_agent(db, user)
+    body = {"agent_id": str(limited.id)}
+    keyed = {"idempotency-key": "once", **user.headers}
+    assert (await client.post("/v1/tasks", json=body, headers=keyed)).status_code == 201
+    # An idempotent replay is the same run, not a new one: it does not count against the limit.
+    assert (await client.post("/v1/tasks", json=body, headers=keyed)).status_code == 200
+    assert (await client.post("/v1/tasks", json=body, headers=user.headers)).status_code == 201
+    refused = await client.post("/v1/tasks", json=body, headers=user.headers)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # Other agents are not affected.
+    assert (
+        await client.post("/v1/tasks", json={"agent_id": str(other.id)}, headers=user.headers)
+    ).status_code == 201
+
+
 async def test_a_run_renders_the_versions_templates_and_checks_its_input(
     live: tuple[httpx.AsyncClient, Resources],
 ) -> None:

@@ -112,6 +112,9 @@ class Policies(Schema):
     """Run policies. Unset ones take the engine's defaults (3 attempts, no timeout, no concurrency cap)."""
 
     max_concurrent_runs: int | None = Field(default=None, ge=1, le=10_000)
+    runs_per_minute: int | None = Field(
+        default=None, ge=1, le=100_000, description="Rate limit on new runs of the agent (429 past it)."
+    )
     on_limit: Literal["enqueue", "reject"] | None = Field(
         default=None, description="At `max_concurrent_runs`: queue new runs (default) or refuse them (429)."
     )

@@ -86,6 +86,25 @@ class Throttle:
         except Exception as exc:
             await self._degraded(exc).hit(limit, *key)
 
+    async def acquire(self, limit: RateLimitItem, *key: str, message: str) -> None:
+        """Count one event against `key`, or raise `RateLimited` (with `message`) if `limit` is used up.
+
+        One atomic step of the limiter (unlike `check` then `hit`), so concurrent callers cannot both take
+        the last slot.
+        """
+        limiter = self._limiter
+        try:
+            allowed = await limiter.hit(limit, *key)
+        except Exception as exc:
+            limiter = self._degraded(exc)
+            allowed = await limiter.hit(limit, *key)
+        if not allowed:
+            stats = await limiter.get_window_stats(limit, *key)
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(
+                message, details={"retry_after_s": retry_after}, headers={"Retry-After": str(retry_after)}
+            )
+
     async def clear(self, limit: RateLimitItem, *key: str) -> None:
         """Forget the events of `key` (e.g. after a successful login)."""
         try:

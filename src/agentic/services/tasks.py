@@ -31,6 +31,7 @@ from agentic.engine.signals import WAKE, note
 from agentic.errors import AgenticError, Conflict, InvalidInput, NotFound
 from agentic.ids import new_id
 from agentic.prompts import validate_input
+from agentic.security.throttle import Throttle
 from agentic.services.audit import Actor
 
 # The parts of an agent's policies a task keeps for its whole life (retries read them on any worker).
@@ -69,6 +70,7 @@ async def create_task(
     idempotency_window_s: int,
     traceparent: str | None = None,
     files: dict[str, bytes] | None = None,
+    throttle: Throttle | None = None,
 ) -> tuple[Task, bool]:
     """Queue a run of the agent's current version; returns the task and whether it was created now.
 
@@ -106,6 +108,14 @@ async def create_task(
     # The input must match the variables the agent declares (errors name the fields), before it is queued.
     validate_input((version.config or {}).get("input_schema"), input, loc=["body", "input"])
     policies = dict((version.config or {}).get("policies") or {})
+    per_minute = policies.get("runs_per_minute")
+    if per_minute is not None and throttle is not None:
+        await throttle.acquire(
+            Throttle.limit(int(per_minute), 60),
+            "agent_runs",
+            str(agent.id),
+            message=f"The agent takes at most {per_minute} new runs a minute; try again later.",
+        )
     cap = policies.get("max_concurrent_runs")
     if cap is not None and policies.get("on_limit") == "reject":
         running = await session.scalar(

@@ -104,6 +104,7 @@ async def create_task(
     principal: Runner,
     session: SessionDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     traceparent: Annotated[str | None, Header(max_length=256)] = None,
 ) -> TaskOut:
@@ -130,6 +131,7 @@ async def create_task(
         idempotency_window_s=settings.worker.idempotency_window_s,
         # An invalid header is ignored (W3C); without one the task starts a trace of its own.
         traceparent=parse_traceparent(traceparent) or new_traceparent(),
+        throttle=resources.throttle,
         files=service.decode_files(
             [(f.name, f.content_base64) for f in body.files],
             max_files=settings.tools.max_input_files,
