@@ -192,8 +192,10 @@ class ToolSettings(BaseSettings):
     http_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443, 8080, 8443])
     max_output_chars: Annotated[int, Field(ge=256, le=1_000_000)] = 20_000
     max_input_files: Annotated[int, Field(ge=0, le=1000)] = 20
+    # Sent base64-encoded inside the JSON body, so AGENTIC_SERVER_MAX_BODY_BYTES (2 MiB by default) must
+    # exceed about 4/3 of this: the default leaves room for the rest of the request.
     max_input_bytes: Annotated[int, Field(ge=0, le=1024 * 1024 * 1024)] = Field(
-        default=25 * 1024 * 1024, description="Total size of the files given with one task."
+        default=1_400_000, description="Total size of the files given with one task."
     )
     allow_private_networks: list[str] = Field(
         default_factory=list,

@@ -114,6 +114,29 @@ async def test_the_model_calls_python_and_http_request_then_answers(
             select(func.count()).select_from(UsageRecord).where(UsageRecord.task_id == uuid.UUID(done["id"]))
         )
     assert usage == 3
+    # The sandbox's workspace lived for the attempt only (files that matter are task files).
+    assert not (resources.settings.data_dir / "workspaces" / done["id"]).exists()
+
+
+async def test_max_steps_stops_a_model_that_keeps_calling_tools(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    # Different arguments every time: progress as far as loop detection can tell, but it never ends.
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "http_request", "arguments": {"url": f"http://169.254.169.254/{n}"}}]}
+        for n in range(10)
+    ]
+    body = _agent(script, policies={"max_attempts": 1, "max_steps": 3})
+    agent = (await client.post("/v1/agents", json=body, headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["output"]["stop_reason"] == "max_steps"
+    assert done["output"]["steps"] == 3
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert [s["kind"] for s in steps] == ["llm", "tool"] * 3
 
 
 async def test_repeated_identical_calls_stop_the_run_and_internal_urls_are_refused(

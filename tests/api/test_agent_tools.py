@@ -258,3 +258,41 @@ async def test_web_search_uses_the_configured_provider(live: tuple[httpx.AsyncCl
     assert call["output"]["results"] == [
         {"title": "agentic docs", "url": "https://example.org/a", "snippet": "First hit."}
     ]
+
+
+async def test_operator_revocations_apply_to_tools_already_registered(
+    live: tuple[httpx.AsyncClient, Resources], sqlite_dir: Path
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        org = await make_org(db)
+        admin = await make_account(db, resources, org=org, role=Role.ADMIN)
+    command = [sys.executable, "-m", "mcp_server_time"]
+    created = await client.post(
+        "/v1/mcp-servers",
+        json={"name": "time", "transport": "stdio", "command": command},
+        headers=admin.headers,
+    )
+    assert created.status_code == 201
+    shop = f"sqlite:///{sqlite_dir / 'shop.db'}"
+    assert (
+        await client.post("/v1/sql-connections", json={"name": "shop", "dsn": shop}, headers=admin.headers)
+    ).status_code == 201
+    # The operator then disallows the stdio command and SQLite connections (same process: same settings).
+    resources.settings.mcp.stdio_commands = []
+    resources.settings.sql.sqlite_dirs = []
+    script = [
+        _call("mcp__time__get_current_time", timezone="UTC"),
+        _call("sql_query", sql="SELECT 1"),
+        {"text": "done"},
+    ]
+    tools: list[dict[str, Any]] = [
+        {"name": "mcp:time"},
+        {"name": "sql_query", "config": {"connections": ["shop"]}},
+    ]
+    _, calls = await _run(client, admin, script, tools)
+    mcp_call, sql_call = (c["output"] for c in calls)
+    assert mcp_call["error"]["code"] == "tool_not_allowed"  # not offered, never started
+    assert sql_call["error"]["code"] == "sql_unavailable"
+    refreshed = await client.post(f"/v1/mcp-servers/{created.json()['id']}/refresh", headers=admin.headers)
+    assert "no longer allows" in refreshed.json()["last_error"]

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import fnmatch
 import json
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -43,7 +44,13 @@ from agentic.llm.redaction import redact
 from agentic.prompts import render_prompt
 from agentic.security.encryption import DecryptionError, SecretBox
 from agentic.services import tasks as tasks_service
-from agentic.services.connections import database_networks, http_policy, server_spec, sql_owner
+from agentic.services.connections import (
+    database_networks,
+    http_policy,
+    server_spec,
+    sql_owner,
+    stdio_allowed,
+)
 from agentic.services.llm import call_context, stores_llm_content
 from agentic.tools import registry
 from agentic.tools.mcp import McpTool
@@ -51,6 +58,18 @@ from agentic.tools.mcp import McpTool
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
 _TOKEN_BATCH = 16
 _TOKEN_FLUSH_S = 0.25
+
+
+async def _first_messages(config: dict[str, Any], task_input: dict[str, Any]) -> list[Message]:
+    """The system prompt and first user message, rendered from the version's templates."""
+    try:
+        # In the template sandbox, off the event loop (rendering is CPU-bound).
+        rendered = await asyncio.to_thread(render_prompt, config, task_input)
+    except AgenticError as exc:
+        raise StepFailed(exc.message, retryable=False, code=exc.code) from exc
+    messages = [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
+    messages.append(Message("user", rendered.messages[-1]["content"]))
+    return messages
 
 
 async def _load(
@@ -99,19 +118,19 @@ def make_agent_runner(
     workspace_root = (workspaces or Path(".agentic") / "workspaces").resolve()
 
     async def run(ctx: RunContext) -> Any:
+        workspace = workspace_root / str(ctx.task.id)
+        try:
+            return await loop(ctx, workspace)
+        finally:
+            # The workspace lives for one attempt: inputs and outputs are task files in the database.
+            await asyncio.to_thread(shutil.rmtree, workspace, True)
+
+    async def loop(ctx: RunContext, workspace: Path) -> Any:
         version, org, role = await _load(sessions, ctx)
         config = version.config or {}
         policies = dict(config.get("policies") or {})
         targets = _targets(dict(config.get("model") or {}))
-        try:
-            # The version's templates, in the sandbox, off the event loop (rendering is CPU-bound).
-            rendered = await asyncio.to_thread(render_prompt, config, ctx.task.input)
-        except AgenticError as exc:
-            raise StepFailed(exc.message, retryable=False, code=exc.code) from exc
-        messages: list[Message] = (
-            [Message("system", rendered.system_prompt)] if rendered.system_prompt else []
-        )
-        messages.append(Message("user", rendered.messages[-1]["content"]))
+        messages = await _first_messages(config, ctx.task.input)
         tool_specs = usable_tools(config, role)
         org_tools = await _org_tools(sessions, all_settings, box, ctx.task.org_id, list(tool_specs.values()))
         offered = registry.offer(list(tool_specs.values()), org_tools)
@@ -120,7 +139,6 @@ def make_agent_runner(
         max_tokens = policies.get("max_tokens_per_run")
         max_cost = policies.get("max_cost_per_run_usd")
         store_content = stores_llm_content(org)
-        workspace = workspace_root / str(ctx.task.id)
         used: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
         seen_calls: dict[str, int] = {}
         last_text = ""
@@ -358,6 +376,8 @@ async def _org_tools(
                 )
             )
             for server in found:
+                if server.transport == "stdio" and not stdio_allowed(settings, list(server.command or [])):
+                    continue  # the operator no longer allows its command: not offered, never started
                 with contextlib.suppress(AgenticError):  # undecryptable: its tools are simply not offered
                     mcp_servers[server.name] = _mcp_tools(settings, box, server)
     return registry.OrgTools(

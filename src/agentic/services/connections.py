@@ -192,6 +192,18 @@ def mcp_owner(server_id: uuid.UUID) -> str:
     return f"mcp:{server_id}"
 
 
+def stdio_allowed(settings: Settings, command: list[str]) -> bool:
+    """Whether the operator allows this stdio command now (checked at registration and at every run)."""
+    allowed = settings.mcp.stdio_commands
+    if not command:
+        return False
+    executable = command[0]
+    # An allowed bare name is looked up on the server's minimal PATH; an allowed path must match exactly.
+    return executable in allowed or (
+        PurePath(executable).name == executable and PurePath(executable).name in allowed
+    )
+
+
 def _check_command(settings: Settings, command: list[str]) -> None:
     allowed = settings.mcp.stdio_commands
     if not allowed:
@@ -201,13 +213,9 @@ def _check_command(settings: Settings, command: list[str]) -> None:
             "command",
             "stdio_not_allowed",
         )
-    executable = command[0]
-    # An allowed bare name is looked up on the server's minimal PATH; an allowed path must match exactly.
-    if executable not in allowed and not (
-        PurePath(executable).name == executable and PurePath(executable).name in allowed
-    ):
+    if not stdio_allowed(settings, command):
         raise _invalid(
-            f"The command {executable!r} is not among the stdio commands this server allows.",
+            f"The command {command[0]!r} is not among the stdio commands this server allows.",
             "command",
             "stdio_not_allowed",
         )
@@ -283,6 +291,11 @@ async def discover(
     session: AsyncSession, *, settings: Settings, box: SecretBox, server: McpServer
 ) -> McpServer:
     """Ask the server for its tools and remember them (or the error, if it could not be asked)."""
+    if server.transport == "stdio" and not stdio_allowed(settings, list(server.command or [])):
+        server.last_error = "The operator no longer allows this stdio command (AGENTIC_MCP_STDIO_COMMANDS)."
+        await session.commit()
+        await session.refresh(server)
+        return server
     try:
         spec = server_spec(server, box)
         policy = http_policy(settings, str(server.url)) if server.transport == "http" else None

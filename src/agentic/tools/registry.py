@@ -194,6 +194,9 @@ async def _sql_query(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     if dsn is None:
         raise AgenticError(f"The organisation has no SQL connection named {name!r}.", code="sql_unknown")
     sql = ctx.org.sql_settings
+    if dsn.startswith("sqlite:") and not sql.sqlite_dirs:
+        # Registered while allowed; the operator has since disabled SQLite connections.
+        raise AgenticError("SQLite connections are disabled on this server.", code="sql_unavailable")
     if dsn.startswith(("postgresql:", "postgres:")):
         # Addresses change: the host is checked again now, not only when the connection was registered.
         host = urlsplit(dsn).hostname or ""

@@ -216,7 +216,7 @@ async def retry_task(
     "/tasks/{task_id}/signals",
     status_code=status.HTTP_202_ACCEPTED,
     responses=error_responses(403, 404, 409),
-    summary="Resume a waiting task (an input, an approval, an external event)",
+    summary="Resume a waiting task (an input, an external event; approvals have their own route)",
 )
 async def signal_task(task_id: uuid.UUID, body: SignalIn, principal: Runner, session: SessionDep) -> TaskOut:
     """Own tasks; anyone's with tasks:manage. 409 when the task is not waiting for `key`."""

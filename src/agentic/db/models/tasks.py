@@ -182,7 +182,8 @@ class TaskFile(TenantScoped, IdMixin, Base):
     """A file of a task's workspace: given with the task (`in`, read-only to its code) or made by it (`out`).
 
     Stored in the database, so that any worker on any machine can run the task with its inputs and the
-    outputs survive the worker; sizes are capped by settings (`AGENTIC_TOOLS_MAX_FILE_BYTES`, …).
+    outputs survive the worker; inputs are capped by `AGENTIC_TOOLS_MAX_INPUT_FILES` / `_MAX_INPUT_BYTES`,
+    outputs by the sandbox's limits.
     """
 
     __tablename__ = "task_files"
