@@ -402,6 +402,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
     ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/usage/daily"): _org("/v1/usage/daily"),
+    ("GET", "/v1/queues/stats"): _org("/v1/queues/stats"),
     ("GET", "/v1/tasks/{task_id}/files"): _own_task("/files"),
     ("GET", "/v1/tasks/{task_id}/files/{file_id}"): _task_file,
     ("GET", "/v1/sql-connections"): _org("/v1/sql-connections"),

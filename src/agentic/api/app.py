@@ -26,6 +26,7 @@ from agentic.api.routes import (
     setup,
     system,
     tasks,
+    usage,
     webhooks,
 )
 from agentic.api.security import declared_permission
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     approvals.router,
     webhooks.router,
     connections.router,
+    usage.router,
 )
 
 
