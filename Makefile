@@ -14,7 +14,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 NODE_STAMP := web/node_modules/.installed
 UI_INDEX := src/agentic/ui/static/index.html
-UI_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
+UI_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig*.json web/eslint.config.js -type f 2>/dev/null)
 HAVE_NPM := $(shell command -v $(NPM) >/dev/null 2>&1 && echo yes)
 
 .DEFAULT_GOAL := help
@@ -85,7 +85,7 @@ pytest: dev ui os-deps ## The Python suite (both database backends)
 
 web-test: ui ## Web UI type check and unit tests
 ifeq ($(HAVE_NPM),yes)
-	cd web && $(NPM) run typecheck && $(NPM) test
+	cd web && $(NPM) run typecheck && $(NPM) test && $(NPM) run lint && $(NPM) run check:api
 else
 	@echo "npm not found: skipping the web UI tests."; test -z "$$CI"
 endif

@@ -1,5 +1,8 @@
 """The web UI is served by the API process, with a single-page-app fallback for browser navigations."""
 
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -49,3 +52,14 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     assert "/v1/setup" in spec["paths"]
     assert "/v1/system/info" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+def test_the_web_clients_spec_is_the_apis_spec(settings: Settings) -> None:
+    """`web/openapi.json` (what the UI's typed client is generated from) must be the API's current spec.
+
+    After an API change: `cd web && npm run gen:api` (writes the spec, then the types; `npm run check:api`
+    checks the types against the spec).
+    """
+    committed = json.loads((Path(__file__).parents[2] / "web" / "openapi.json").read_text(encoding="utf-8"))
+    current = json.loads(json.dumps(create_app(settings, run_workers=False).openapi(), sort_keys=True))
+    assert committed == current, "web/openapi.json is stale: run `cd web && npm run gen:api`"

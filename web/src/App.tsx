@@ -1,37 +1,26 @@
-import { Home } from './pages/Home';
-import { NotFound } from './pages/NotFound';
-import { Setup } from './pages/Setup';
+import { CssBaseline, ThemeProvider } from '@mui/material';
+import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
+import { RouterProvider } from '@tanstack/react-router';
+import { ErrorBoundary } from './app/ErrorBoundary';
+import type { createAppRouter } from './app/router';
+import { theme as defaultTheme } from './app/theme';
+import type { Theme } from '@mui/material/styles';
 
-/** Tiny path router: pages are full page loads; the server falls back to index.html. */
-function pageFor(pathname: string) {
-  const path = pathname.replace(/\/+$/, '') || '/';
-  switch (path) {
-    case '/':
-      return <Home />;
-    case '/setup':
-      return <Setup />;
-    default:
-      return <NotFound />;
-  }
+interface AppProps {
+  queryClient: QueryClient;
+  router: ReturnType<typeof createAppRouter>;
+  theme?: Theme;
 }
 
-export function App() {
+export function App({ queryClient, router, theme = defaultTheme }: AppProps) {
   return (
-    <>
-      <a className="skip-link" href="#main">
-        Skip to content
-      </a>
-      <header className="site-header">
-        <a className="brand" href="/">
-          Agentic
-        </a>
-        <nav aria-label="Main">
-          <a href="/docs">API docs</a>
-        </nav>
-      </header>
-      <main id="main" tabIndex={-1}>
-        {pageFor(window.location.pathname)}
-      </main>
-    </>
+    <ErrorBoundary>
+      <ThemeProvider theme={theme}>
+        <CssBaseline enableColorScheme />
+        <QueryClientProvider client={queryClient}>
+          <RouterProvider router={router} />
+        </QueryClientProvider>
+      </ThemeProvider>
+    </ErrorBoundary>
   );
 }

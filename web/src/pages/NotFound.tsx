@@ -1,13 +1,22 @@
+import { Box, Typography } from '@mui/material';
+import { useEffect } from 'react';
+import { ButtonLink } from '../components/links';
+
 export function NotFound() {
+  useEffect(() => {
+    document.title = 'Page not found · Agentic';
+  }, []);
   return (
-    <section className="card narrow">
-      <h1>Page not found</h1>
-      <p>
-        Nothing lives at <code>{window.location.pathname}</code>.
-      </p>
-      <p>
-        <a href="/">Go to the home page</a>
-      </p>
-    </section>
+    <Box sx={{ maxWidth: 560, mx: 'auto', my: 6, px: 2 }}>
+      <Typography variant="h1" id="page-title" tabIndex={-1} gutterBottom>
+        Page not found
+      </Typography>
+      <Typography color="text.secondary" sx={{ mb: 2 }}>
+        There is nothing at this address. It may have moved, or the link is mistyped.
+      </Typography>
+      <ButtonLink to="/" variant="contained">
+        Go to the dashboard
+      </ButtonLink>
+    </Box>
   );
 }

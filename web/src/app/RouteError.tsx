@@ -1,0 +1,31 @@
+import { Box, Button, Stack } from '@mui/material';
+import { useQueryErrorResetBoundary } from '@tanstack/react-query';
+import { useRouter, type ErrorComponentProps } from '@tanstack/react-router';
+import { useEffect } from 'react';
+import { ErrorState } from '../components/States';
+
+/** What a page that failed to render (or load) shows instead; the shell and navigation stay usable. */
+export function RouteError({ error, reset }: ErrorComponentProps) {
+  const router = useRouter();
+  const queryReset = useQueryErrorResetBoundary();
+  useEffect(() => {
+    queryReset.reset();
+  }, [queryReset]);
+  return (
+    <Box sx={{ py: 2 }}>
+      <ErrorState error={error} title="This page could not be shown" />
+      <Stack direction="row" spacing={1}>
+        <Button
+          variant="contained"
+          onClick={() => {
+            reset();
+            void router.invalidate();
+          }}
+        >
+          Try again
+        </Button>
+        <Button onClick={() => void router.navigate({ to: '/' })}>Go to the dashboard</Button>
+      </Stack>
+    </Box>
+  );
+}

@@ -1,0 +1,42 @@
+import { createTheme } from '@mui/material/styles';
+
+/**
+ * Light and dark schemes follow the operating system (CSS variables, no flash on load). Colours are chosen
+ * for WCAG AA contrast on their backgrounds: the primary blue is 6.2:1 on white, the dark one 7.4:1 on the
+ * dark paper.
+ */
+const options = {
+  colorSchemes: {
+    light: {
+      palette: {
+        primary: { main: '#0b57d0' },
+        background: { default: '#f6f7f9', paper: '#ffffff' },
+        text: { secondary: '#4f5862' },
+      },
+    },
+    dark: {
+      palette: {
+        primary: { main: '#7cacf8' },
+        background: { default: '#0d1117', paper: '#161b22' },
+      },
+    },
+  },
+  shape: { borderRadius: 8 },
+  typography: {
+    fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
+    h1: { fontSize: '1.75rem', fontWeight: 700 },
+    h2: { fontSize: '1.25rem', fontWeight: 600 },
+    h3: { fontSize: '1.05rem', fontWeight: 600 },
+  },
+  components: {
+    MuiButton: { defaultProps: { disableElevation: true } },
+    MuiTextField: { defaultProps: { fullWidth: true, margin: 'normal' } },
+    MuiLink: { defaultProps: { underline: 'hover' } },
+    MuiTableCell: { styleOverrides: { head: { fontWeight: 600 } } },
+  },
+} as const;
+
+export const theme = createTheme({ ...options, cssVariables: { colorSchemeSelector: 'media' } });
+
+/** The same theme without CSS variables (light scheme only), for tests: jsdom is slow with custom properties. */
+export const plainTheme = createTheme({ ...options, colorSchemes: { light: options.colorSchemes.light } });

@@ -1,0 +1,140 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { AGENT_ID, USER_PERMISSIONS, makeAgent, makeMe } from '../../test/fixtures';
+import { apiError } from '../../test/handlers';
+import { fill, renderApp } from '../../test/render';
+import { server } from '../../test/server';
+
+describe('creating an agent', () => {
+  it('checks the form first, then maps the API’s validation errors onto the fields', async () => {
+    const bodies: unknown[] = [];
+    server.use(
+      http.post('*/v1/agents', async ({ request }) => {
+        bodies.push(await request.json());
+        return apiError(422, 'validation_error', 'The request is invalid; see details.', [
+          { loc: ['body', 'model', 'name'], message: 'unknown model' },
+          { loc: ['body', 'system_prompt'], message: 'undeclared variables: customer' },
+        ]);
+      }),
+    );
+    const { user } = renderApp('/agents/new');
+
+    await user.click(await screen.findByRole('button', { name: 'Create agent' }));
+    expect(bodies).toHaveLength(0);
+    const summary = screen.getByRole('alert');
+    expect(within(summary).getByRole('link', { name: 'name' })).toBeInTheDocument();
+    expect(within(summary).getByRole('link', { name: 'Model name' })).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByLabelText(/^name/i)).toHaveFocus());
+
+    await fill(user, screen.getByLabelText(/^name/i), 'Triage');
+    await fill(user, screen.getByRole('textbox', { name: /^model/i }), 'gpt-x');
+    await fill(user, screen.getByLabelText(/^system prompt/i), 'Help {{ customer }}');
+    // The scan of the template warns before the API refuses it.
+    expect(screen.getByText(/which is not declared/i)).toHaveTextContent('“customer”');
+    await user.click(screen.getByRole('button', { name: 'Create agent' }));
+
+    await waitFor(() => expect(bodies).toHaveLength(1));
+    expect(bodies[0]).toMatchObject({ name: 'Triage', model: { provider: 'openai', name: 'gpt-x', fallbacks: [] }, system_prompt: 'Help {{ customer }}' });
+    const model = screen.getByRole('textbox', { name: /^model/i });
+    await waitFor(() => expect(model).toHaveAttribute('aria-invalid', 'true'));
+    expect(model).toHaveAccessibleDescription('unknown model');
+    expect(screen.getByLabelText(/^system prompt/i)).toHaveAccessibleDescription('undeclared variables: customer');
+    expect(screen.getByRole('alert')).toHaveTextContent('The request is invalid; see details.');
+  });
+
+  it('creates the agent with a fallback and a gated tool, then opens it', async () => {
+    let created: Record<string, unknown> | undefined;
+    server.use(
+      http.post('*/v1/agents', async ({ request }) => {
+        created = (await request.json()) as Record<string, unknown>;
+        return HttpResponse.json(makeAgent({ name: 'Ops bot' }), { status: 201 });
+      }),
+      http.get(`*/v1/agents/${AGENT_ID}`, () => HttpResponse.json(makeAgent({ name: 'Ops bot' }))),
+    );
+    const { user, router } = renderApp('/agents/new');
+
+    await fill(user, await screen.findByLabelText(/^name/i), 'Ops bot');
+    await fill(user, screen.getByRole('textbox', { name: /^model/i }), 'gpt-4o');
+    await user.click(screen.getByRole('button', { name: /add fallback/i }));
+    const fallback = screen.getByRole('group', { name: 'Fallback 1' });
+    await fill(user, within(fallback).getByRole('textbox', { name: /^model/i }), 'gpt-4o-mini');
+    await user.click(screen.getByRole('button', { name: 'Add tool' }));
+    await user.click(await screen.findByRole('menuitem', { name: /http request/i }));
+    const tool = screen.getByRole('group', { name: 'Tool http_request' });
+    await user.click(within(tool).getByRole('switch', { name: /approval/i }));
+    await fill(user, screen.getByLabelText(/^max steps/i), '4');
+    await user.click(screen.getByRole('button', { name: 'Create agent' }));
+
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/agents/${AGENT_ID}`));
+    expect(created).toMatchObject({
+      name: 'Ops bot',
+      model: { provider: 'openai', name: 'gpt-4o', fallbacks: [{ provider: 'openai', name: 'gpt-4o-mini', options: {} }] },
+      tools: [{ name: 'http_request', needs_approval: true, config: {}, approval_rules: [], min_role: null }],
+      policies: { max_steps: 4 },
+      input_schema: { type: 'object', properties: { message: { type: 'string', description: 'What the user asks.' } }, required: ['message'] },
+    });
+    expect(await screen.findByRole('heading', { name: 'Ops bot', level: 1 })).toBeInTheDocument();
+  });
+
+  it('tells a member without agents:write that they cannot create agents', async () => {
+    server.use(http.get('*/v1/me', () => HttpResponse.json(makeMe({ permissions: ['agents:read'] }))));
+    renderApp('/agents/new');
+    expect(await screen.findByText(/does not allow you to create agents/i)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Create agent' })).not.toBeInTheDocument();
+  });
+});
+
+describe('editing an agent', () => {
+  it('previews the saved prompt live for a sample input, and saves a new version', async () => {
+    const renders: unknown[] = [];
+    let patch: unknown;
+    server.use(
+      http.get(`*/v1/agents/${AGENT_ID}`, () => HttpResponse.json(makeAgent())),
+      http.post(`*/v1/agents/${AGENT_ID}/render`, async ({ request }) => {
+        const body = (await request.json()) as { input: Record<string, string> };
+        renders.push(body);
+        if (!body.input.message) {
+          return apiError(422, 'invalid_input', 'The input is invalid.', [{ loc: ['body', 'input', 'message'], message: "'message' is a required property" }]);
+        }
+        return HttpResponse.json({
+          agent_id: AGENT_ID,
+          version: 1,
+          system_prompt: `You help ${body.input.customer}.`,
+          messages: [
+            { role: 'system', content: `You help ${body.input.customer}.` },
+            { role: 'user', content: body.input.message },
+          ],
+        });
+      }),
+      http.patch(`*/v1/agents/${AGENT_ID}`, async ({ request }) => {
+        patch = await request.json();
+        return HttpResponse.json(makeAgent({ latest_version: 2, description: 'Sorts tickets fast.' }));
+      }),
+      http.get(`*/v1/agents/${AGENT_ID}/versions`, () => HttpResponse.json({ items: [], next_cursor: null })),
+    );
+    const { user } = renderApp(`/agents/${AGENT_ID}/edit`);
+
+    const preview = await screen.findByRole('region', { name: 'Prompt preview' });
+    // The sample starts from the schema (each string variable gets a placeholder value).
+    expect(await within(preview).findByText('You help example customer.', { selector: 'pre' })).toBeInTheDocument();
+    const message = within(preview).getByRole('textbox', { name: /message/i });
+    await fill(user, message, 'Where is my parcel?');
+    expect(await within(preview).findByText('Where is my parcel?', { selector: 'pre' })).toBeInTheDocument();
+    expect(renders.length).toBeGreaterThanOrEqual(2);
+
+    const description = screen.getByLabelText(/^description/i);
+    await fill(user, description, 'Sorts tickets fast.');
+    expect(within(preview).getByText(/save to preview your changes/i)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Save changes' }));
+
+    expect(await screen.findByText('Saved as version 2.')).toBeInTheDocument();
+    expect(patch).toMatchObject({ name: 'Support triage', description: 'Sorts tickets fast.', model: { provider: 'mock', name: 'echo' } });
+  });
+
+  it('shows a member without write access that editing is not allowed', async () => {
+    server.use(http.get('*/v1/me', () => HttpResponse.json(makeMe({ permissions: USER_PERMISSIONS.filter((p) => p !== 'agents:write') }))));
+    renderApp(`/agents/${AGENT_ID}/edit`);
+    expect(await screen.findByText(/does not allow you to edit agents/i)).toBeInTheDocument();
+  });
+});
