@@ -810,3 +810,46 @@ async def test_openapi_documents_the_agent_body(client: httpx.AsyncClient) -> No
     import_op = spec["paths"]["/v1/agents/import"]["post"]
     assert set(import_op["requestBody"]["content"]) == {"application/json", "application/yaml"}
     assert set(spec["components"]["schemas"]["Change"]["properties"]) == {"path", "op", "from", "to"}
+
+
+async def test_a_draft_renders_before_it_is_saved(client: httpx.AsyncClient, org: Org) -> None:
+    user = org.alice
+    schema = {"type": "object", "properties": {"topic": {"type": "string"}}, "required": ["topic"]}
+    draft = {
+        "system_prompt": "You write about {{ topic }}.",
+        "prompt_template": "One line on {{ topic | upper }}.",
+        "input_schema": schema,
+    }
+    rendered = await client.post(
+        "/v1/agents/render", json=draft | {"input": {"topic": "tides"}}, headers=user.headers
+    )
+    assert rendered.status_code == 200, rendered.text
+    assert rendered.json() == {
+        "system_prompt": "You write about tides.",
+        "messages": [
+            {"role": "system", "content": "You write about tides."},
+            {"role": "user", "content": "One line on TIDES."},
+        ],
+    }
+    for body, loc in [
+        (draft | {"input": {}}, ["body", "input"]),  # `topic` is required
+        (draft | {"prompt_template": "{{ missing }}", "input": {"topic": "x"}}, ["body", "prompt_template"]),
+        (
+            draft | {"prompt_template": "{{ ''.__class__.__mro__ }}", "input": {"topic": "x"}},
+            ["body", "prompt_template"],
+        ),
+    ]:
+        refused = await client.post("/v1/agents/render", json=body, headers=user.headers)
+        assert refused.status_code == 422, refused.text
+        assert any(d["loc"][: len(loc)] == loc for d in refused.json()["error"]["details"]), refused.text
+
+
+async def test_the_tool_catalogue_lists_built_in_tools(client: httpx.AsyncClient, org: Org) -> None:
+    user = org.alice
+    tools = {t["name"]: t for t in (await client.get("/v1/tools", headers=user.headers)).json()}
+    assert set(tools) == {"python", "http_request", "web_fetch", "web_search", "sql_query"}
+    assert tools["sql_query"]["config_schema"]["required"] == ["connections"]
+    assert tools["http_request"]["parameters"]["required"] == ["url"]
+    # No search provider in the test settings: listed, with the reason it cannot run.
+    assert tools["web_search"]["available"] is False
+    assert "AGENTIC_SEARCH_PROVIDER" in tools["web_search"]["unavailable_reason"]

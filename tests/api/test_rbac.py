@@ -366,6 +366,10 @@ async def _create_mcp(_world: World, _caller: Account) -> tuple[str, Any]:
     }
 
 
+async def _render_draft(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/agents/render", {"system_prompt": "Hi", "input": {}}
+
+
 async def _logout(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/auth/logout", {}
 
@@ -402,6 +406,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/tasks/{task_id}/attempts"): _own_task("/attempts"),
     ("POST", "/v1/tasks/{task_id}/signals"): _signal,
     ("GET", "/v1/approvals"): _org("/v1/approvals"),
+    ("GET", "/v1/tools"): _org("/v1/tools"),
+    ("POST", "/v1/agents/render"): _render_draft,
     ("GET", "/v1/usage/daily"): _org("/v1/usage/daily"),
     ("GET", "/v1/queues/stats"): _org("/v1/queues/stats"),
     ("GET", "/v1/tasks/{task_id}/files"): _own_task("/files"),

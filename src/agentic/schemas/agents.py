@@ -278,6 +278,17 @@ class RenderIn(Schema):
     version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
 
 
+class RenderDraftIn(Schema):
+    """Body of `POST /v1/agents/render`: templates not saved yet, and an input to render them with."""
+
+    system_prompt: str = _SYSTEM_PROMPT
+    prompt_template: str | None = _PROMPT_TEMPLATE
+    input_schema: dict[str, Any] | None = _INPUT_SCHEMA
+    input: dict[str, Any] = Field(
+        default_factory=dict, description="Task input, checked against input_schema."
+    )
+
+
 class AgentSummary(BaseModel):
     """An agent in a list."""
 
@@ -363,5 +374,12 @@ class RenderOut(BaseModel):
 
     agent_id: uuid.UUID
     version: int
+    system_prompt: str
+    messages: list[RenderedMessage]
+
+
+class RenderDraftOut(BaseModel):
+    """The rendered prompt of a draft."""
+
     system_prompt: str
     messages: list[RenderedMessage]

@@ -89,6 +89,17 @@ class McpToolOut(BaseModel):
     input_schema: dict[str, Any]
 
 
+class ToolOut(BaseModel):
+    """A built-in tool agents can be given."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON Schema of the arguments the model passes.")
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the tool's `config` in an agent.")
+    available: bool = Field(description="Whether this server can run it now.")
+    unavailable_reason: str | None = None
+
+
 class McpServerOut(BaseModel):
     """An MCP server: its connection without secret values, and the tools it offered when last asked."""
 

@@ -506,6 +506,22 @@ async def diff_versions(
     return diff_configs(_normalised(agent, older.config), _normalised(agent, newer.config))
 
 
+async def render_draft(config: dict[str, Any], input: dict[str, Any]) -> RenderedPrompt:
+    """Render templates not saved yet (the editor's live preview), checked as saving would check them.
+
+    Raises:
+        InvalidInput: The schema, a template or the input is not acceptable; details name the field.
+    """
+    schema = config.get("input_schema")
+    if schema is not None:
+        check_input_schema(schema, loc=["body", "input_schema"])
+    declared = declared_variables(schema)
+    for key in ("system_prompt", "prompt_template"):
+        if config.get(key):
+            check_template(str(config[key]), declared=declared, loc=["body", key])
+    return await asyncio.to_thread(render_prompt, config, dict(input))
+
+
 async def render(
     session: AsyncSession, *, agent: Agent, version: int | None, input: dict[str, Any]
 ) -> tuple[AgentVersion, RenderedPrompt]:

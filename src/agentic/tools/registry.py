@@ -297,6 +297,46 @@ class Offered:
     mcp_tool: str | None = None
 
 
+_DOMAINS_CONFIG: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "allowed_domains": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Only these hosts (`example.com`, or `*.example.com` for subdomains).",
+        }
+    },
+    "additionalProperties": False,
+}
+_CONFIG_SCHEMAS: dict[str, dict[str, Any]] = {
+    "http_request": _DOMAINS_CONFIG,
+    "web_fetch": _DOMAINS_CONFIG,
+    "web_search": {
+        "type": "object",
+        "properties": {"max_results": {"type": "integer", "minimum": 1, "maximum": 20}},
+        "additionalProperties": False,
+    },
+    "sql_query": {
+        "type": "object",
+        "properties": {
+            "connections": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "description": "Names of the organisation's SQL connections the agent may query.",
+            }
+        },
+        "required": ["connections"],
+        "additionalProperties": False,
+    },
+}
+
+
+def config_schema(name: str) -> dict[str, Any]:
+    """What an agent may put in a built-in tool's `config`."""
+    return _CONFIG_SCHEMAS.get(name, {"type": "object", "properties": {}, "additionalProperties": False})
+
+
 def mcp_function_name(server: str, tool: str) -> str | None:
     """The name the model sees for an MCP tool, or None when the tool's name cannot be expressed."""
     name = f"{MCP_PREFIX}{server}__{tool}"

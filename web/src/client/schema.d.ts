@@ -112,6 +112,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview the prompt of templates not saved yet (the editor's live preview)
+         * @description Checks the schema and templates as saving would, validates `input`, renders in the sandbox.
+         *
+         *     Errors are 422 and name the field, as for `POST /v1/agents/{agent_id}/render`.
+         */
+        post: operations["render_draft_v1_agents_render_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agents/{agent_id}": {
         parameters: {
             query?: never;
@@ -1460,6 +1482,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The built-in tools, their arguments and configuration
+         * @description For agent editors, with whether this server can run each one now.
+         *
+         *     MCP servers' tools are listed with the servers (`GET /v1/mcp-servers`); an agent names a server as the
+         *     tool `mcp:<server>`.
+         */
+        get: operations["list_tools_v1_tools_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage/daily": {
         parameters: {
             query?: never;
@@ -2762,6 +2807,47 @@ export interface components {
             refresh_token?: string | null;
         };
         /**
+         * RenderDraftIn
+         * @description Body of `POST /v1/agents/render`: templates not saved yet, and an input to render them with.
+         */
+        RenderDraftIn: {
+            /**
+             * Input
+             * @description Task input, checked against input_schema.
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Input Schema
+             * @description JSON Schema (draft 2020-12) of the task input, `{"type": "object", "properties": {…}}`; its properties are the template variables.
+             */
+            input_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Prompt Template
+             * @description Jinja2 template (sandboxed) rendered into the first user message; without it the message is `input.message`, or the input as JSON.
+             */
+            prompt_template?: string | null;
+            /**
+             * System Prompt
+             * @description A Jinja2 template (sandboxed) over the variables of `input_schema`; plain text works as is.
+             * @default
+             */
+            system_prompt: string;
+        };
+        /**
+         * RenderDraftOut
+         * @description The rendered prompt of a draft.
+         */
+        RenderDraftOut: {
+            /** Messages */
+            messages: components["schemas"]["RenderedMessage"][];
+            /** System Prompt */
+            system_prompt: string;
+        };
+        /**
          * RenderIn
          * @description Body of `POST /v1/agents/{agent_id}/render`.
          */
@@ -3346,6 +3432,37 @@ export interface components {
             token_type: "bearer";
         };
         /**
+         * ToolOut
+         * @description A built-in tool agents can be given.
+         */
+        ToolOut: {
+            /**
+             * Available
+             * @description Whether this server can run it now.
+             */
+            available: boolean;
+            /**
+             * Config Schema
+             * @description JSON Schema of the tool's `config` in an agent.
+             */
+            config_schema: {
+                [key: string]: unknown;
+            };
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /**
+             * Parameters
+             * @description JSON Schema of the arguments the model passes.
+             */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** Unavailable Reason */
+            unavailable_reason?: string | null;
+        };
+        /**
          * ToolSpec
          * @description A tool the agent may call, its configuration, and whether each call waits for an approval.
          */
@@ -3831,6 +3948,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    render_draft_v1_agents_render_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenderDraftIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RenderDraftOut"];
                 };
             };
             /** @description Unprocessable Entity */
@@ -7682,6 +7832,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_tools_v1_tools_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolOut"][];
                 };
             };
         };

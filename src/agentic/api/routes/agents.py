@@ -25,6 +25,8 @@ from agentic.schemas.agents import (
     Change,
     CloneIn,
     DiffOut,
+    RenderDraftIn,
+    RenderDraftOut,
     RenderedMessage,
     RenderIn,
     RenderOut,
@@ -368,6 +370,28 @@ async def export_agent(
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
         return Response(text, media_type="application/yaml", headers=headers)
     return JSONResponse(document, headers=headers)
+
+
+@router.post(
+    "/render",
+    responses=error_responses(422),
+    summary="Preview the prompt of templates not saved yet (the editor's live preview)",
+)
+async def render_draft(body: RenderDraftIn, _principal: Reader) -> RenderDraftOut:
+    """Checks the schema and templates as saving would, validates `input`, renders in the sandbox.
+
+    Errors are 422 and name the field, as for `POST /v1/agents/{agent_id}/render`.
+    """
+    config: dict[str, Any] = {"system_prompt": body.system_prompt}
+    if body.prompt_template is not None:
+        config["prompt_template"] = body.prompt_template
+    if body.input_schema is not None:
+        config["input_schema"] = body.input_schema
+    rendered = await service.render_draft(config, body.input)
+    return RenderDraftOut(
+        system_prompt=rendered.system_prompt,
+        messages=[RenderedMessage(role=m["role"], content=m["content"]) for m in rendered.messages],
+    )
 
 
 @router.post(

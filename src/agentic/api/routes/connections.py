@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from agentic.api.deps import ResourcesDep, SessionDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
 from agentic.db.models import McpServer, SqlConnection
+from agentic.resources import Resources
 from agentic.schemas.common import error_responses
 from agentic.schemas.connections import (
     McpConnection,
@@ -21,9 +23,11 @@ from agentic.schemas.connections import (
     SqlConnectionCreate,
     SqlConnectionOut,
     SqlConnectionUpdate,
+    ToolOut,
 )
 from agentic.security.permissions import Permission
 from agentic.services import connections as service
+from agentic.tools import registry
 
 router = APIRouter(prefix=API_PREFIX, tags=["tools"])
 
@@ -68,6 +72,37 @@ def _config(body: McpConnection) -> service.McpConfig:
     return service.McpConfig(
         transport=body.transport, command=body.command, url=body.url, headers=body.headers, env=body.env
     )
+
+
+def _availability(name: str, resources: Resources) -> str | None:
+    if name == "python" and shutil.which("bwrap") is None:
+        return "bubblewrap (`bwrap`) is not installed on this server: the sandbox cannot run."
+    if name == "web_search" and resources.settings.search.provider is None:
+        return "No web search provider is configured (AGENTIC_SEARCH_PROVIDER)."
+    return None
+
+
+@router.get("/tools", summary="The built-in tools, their arguments and configuration")
+async def list_tools(_principal: Reader, resources: ResourcesDep) -> list[ToolOut]:
+    """For agent editors, with whether this server can run each one now.
+
+    MCP servers' tools are listed with the servers (`GET /v1/mcp-servers`); an agent names a server as the
+    tool `mcp:<server>`.
+    """
+    tools = []
+    for tool in registry.BUILTIN_TOOLS.values():
+        reason = _availability(tool.name, resources)
+        tools.append(
+            ToolOut(
+                name=tool.name,
+                description=tool.description,
+                parameters=tool.parameters,
+                config_schema=registry.config_schema(tool.name),
+                available=reason is None,
+                unavailable_reason=reason,
+            )
+        )
+    return tools
 
 
 @router.get("/sql-connections", summary="The organisation's SQL connections")
