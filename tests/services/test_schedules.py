@@ -50,6 +50,7 @@ def test_next_fire_reads_the_expression_in_its_time_zone() -> None:
         ("* * * *", "UTC", "cron"),
         ("0 0 * * * *", "UTC", "cron"),  # six fields (seconds) are not accepted
         ("not a cron", "UTC", "cron"),
+        ("0 0 30 2 *", "UTC", "cron"),  # valid syntax, but 30 February never comes
         ("0 9 * * *", "Mars/Olympus", "timezone"),
         ("0 9 * * *", "../../etc/passwd", "timezone"),
     ],

@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +50,13 @@ def next_fire(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
             details=[{"loc": ["body", "cron"]}],
         )
     local = after.astimezone(_zone(timezone))
-    fired: dt.datetime = croniter(cron, local).get_next(dt.datetime)
+    try:
+        fired: dt.datetime = croniter(cron, local).get_next(dt.datetime)
+    except CroniterBadDateError:
+        # Valid syntax for a date that never comes (30 February): croniter gives up searching.
+        raise InvalidInput(
+            f"{cron!r} never fires (no such date).", details=[{"loc": ["body", "cron"]}]
+        ) from None
     return fired.astimezone(dt.UTC)
 
 
