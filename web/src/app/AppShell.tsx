@@ -16,6 +16,7 @@ import {
   Drawer,
   IconButton,
   List,
+  ListItem,
   ListItemButton,
   type ListItemButtonProps,
   ListItemIcon,
@@ -27,7 +28,7 @@ import {
   useTheme,
 } from '@mui/material';
 import { createLink, Outlet, useNavigate, useRouterState } from '@tanstack/react-router';
-import { forwardRef, useEffect, useRef, useState, type ReactNode } from 'react';
+import { forwardRef, useEffect, useState, type ReactNode } from 'react';
 import { onAuthEvent } from '../api/session';
 import { usePermissions, type Permission } from './auth';
 import { OrgSwitcher } from './OrgSwitcher';
@@ -94,55 +95,41 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
       {SECTIONS.map((section, index) => {
         const items = section.items.filter((item) => !item.permission || can(item.permission));
         if (items.length === 0) return null;
+        const headingId = `nav-section-${index}`;
+        // A list of links per section, named by its title (a list holds list items only: the title is outside).
         return (
-          <List
-            key={section.title ?? index}
-            dense
-            subheader={section.title ? <ListSubheader component="div">{section.title}</ListSubheader> : undefined}
-          >
-            {items.map((item) => {
-              const active = item.to === '/' ? pathname === '/' : pathname === item.to || pathname.startsWith(`${item.to}/`);
-              return (
-                <NavButton
-                  key={item.to}
-                  to={item.to}
-                  selected={active}
-                  aria-current={active ? 'page' : undefined}
-                  onClick={onNavigate}
-                  sx={{ mx: 1, borderRadius: 1 }}
-                >
-                  <ListItemIcon sx={{ minWidth: 36 }} aria-hidden>
-                    {item.icon}
-                  </ListItemIcon>
-                  <ListItemText primary={item.label} />
-                </NavButton>
-              );
-            })}
-          </List>
+          <Box key={section.title ?? index}>
+            {section.title && (
+              <ListSubheader component="div" id={headingId}>
+                {section.title}
+              </ListSubheader>
+            )}
+            <List dense aria-labelledby={section.title ? headingId : undefined} sx={{ pt: section.title ? 0 : undefined }}>
+              {items.map((item) => {
+                const active = item.to === '/' ? pathname === '/' : pathname === item.to || pathname.startsWith(`${item.to}/`);
+                return (
+                  <ListItem key={item.to} disablePadding>
+                    <NavButton
+                      to={item.to}
+                      selected={active}
+                      aria-current={active ? 'page' : undefined}
+                      onClick={onNavigate}
+                      sx={{ mx: 1, borderRadius: 1 }}
+                    >
+                      <ListItemIcon sx={{ minWidth: 36 }} aria-hidden>
+                        {item.icon}
+                      </ListItemIcon>
+                      <ListItemText primary={item.label} />
+                    </NavButton>
+                  </ListItem>
+                );
+              })}
+            </List>
+          </Box>
         );
       })}
     </Box>
   );
-}
-
-/** After a client-side navigation, move focus to the new page's heading so screen readers announce it. */
-function useFocusOnNavigate() {
-  const pathname = useRouterState({ select: (state) => state.location.pathname });
-  const first = useRef(true);
-  useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
-    let tries = 0;
-    const focus = () => {
-      const heading = document.getElementById('page-title');
-      if (heading) heading.focus({ preventScroll: false });
-      else if (tries++ < 20) window.setTimeout(focus, 50); // a lazily loaded page: wait for its heading
-      else document.getElementById('main')?.focus();
-    };
-    focus();
-  }, [pathname]);
 }
 
 export function AppShell() {
@@ -151,7 +138,6 @@ export function AppShell() {
   const desktop = useMediaQuery(theme.breakpoints.up('md'), { noSsr: true });
   const [open, setOpen] = useState(false);
   const navigate = useNavigate();
-  useFocusOnNavigate();
 
   // Signed out in another tab (or the session ended): leave the app.
   useEffect(

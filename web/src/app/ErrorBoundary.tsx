@@ -1,4 +1,4 @@
-import { Alert, AlertTitle, Box, Button } from '@mui/material';
+import { Alert, AlertTitle, Box, Button, Typography } from '@mui/material';
 import { Component, type ErrorInfo, type ReactNode } from 'react';
 
 interface State {
@@ -20,10 +20,13 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
   render() {
     if (!this.state.error) return this.props.children;
     return (
-      <Box sx={{ maxWidth: 640, mx: 'auto', my: 6, px: 2 }}>
+      <Box component="main" sx={{ maxWidth: 640, mx: 'auto', my: 6, px: 2 }}>
+        <Typography variant="h1" id="page-title" tabIndex={-1} gutterBottom sx={{ outline: 'none' }}>
+          Something went wrong
+        </Typography>
         <Alert severity="error" role="alert">
-          <AlertTitle>Something went wrong</AlertTitle>
-          The page hit an unexpected error: {this.state.error.message || 'unknown error'}.
+          <AlertTitle>The page hit an unexpected error</AlertTitle>
+          {this.state.error.message || 'Unknown error'}.
         </Alert>
         <Button sx={{ mt: 2 }} variant="contained" onClick={() => window.location.reload()}>
           Reload the page

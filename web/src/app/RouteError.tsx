@@ -1,4 +1,4 @@
-import { Box, Button, Stack } from '@mui/material';
+import { Box, Button, Stack, Typography } from '@mui/material';
 import { useQueryErrorResetBoundary } from '@tanstack/react-query';
 import { useRouter, type ErrorComponentProps } from '@tanstack/react-router';
 import { useEffect } from 'react';
@@ -11,9 +11,16 @@ export function RouteError({ error, reset }: ErrorComponentProps) {
   useEffect(() => {
     queryReset.reset();
   }, [queryReset]);
+  useEffect(() => {
+    document.title = 'This page could not be shown · Agentic';
+  }, []);
   return (
     <Box sx={{ py: 2 }}>
-      <ErrorState error={error} title="This page could not be shown" />
+      {/* Like every screen, one h1 (focused after navigating here), then what went wrong. */}
+      <Typography variant="h1" id="page-title" tabIndex={-1} sx={{ outline: 'none', mb: 1 }}>
+        This page could not be shown
+      </Typography>
+      <ErrorState error={error} />
       <Stack direction="row" spacing={1}>
         <Button
           variant="contained"

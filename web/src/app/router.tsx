@@ -25,14 +25,21 @@ import { NotFound } from '../pages/NotFound';
 import { AppShell } from './AppShell';
 import { RouteError } from './RouteError';
 import { safeRedirect, str, taskStates } from './search';
+import { useFocusOnNavigate } from './useFocusOnNavigate';
 import { LoadingState } from '../components/States';
 
 export interface RouterContext {
   queryClient: QueryClient;
 }
 
+/** Every page, public or signed in: after navigating, focus goes to the new page's heading. */
+function Root() {
+  useFocusOnNavigate();
+  return <Outlet />;
+}
+
 const rootRoute = createRootRouteWithContext<RouterContext>()({
-  component: Outlet,
+  component: Root,
   notFoundComponent: NotFound,
 });
 
@@ -118,7 +125,8 @@ const agentRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/agents/$agentId',
   validateSearch: (search: Record<string, unknown>) => ({
-    tab: search.tab === 'versions' || search.tab === 'config' || search.tab === 'webhooks' ? search.tab : undefined,
+    tab:
+      search.tab === 'versions' || search.tab === 'config' || search.tab === 'webhooks' || search.tab === 'schedules' ? search.tab : undefined,
   }),
   component: lazyRouteComponent(() => import('../pages/agents/AgentDetail'), 'AgentDetail'),
 });

@@ -13,6 +13,26 @@ function targetFor(path: string): HTMLElement | null {
   return null;
 }
 
+/** A link that moves focus to the field of an error path (or the nearest enclosing one on the page). */
+export function FieldLink({ path, children }: { path: string; children: string }) {
+  return (
+    <Link
+      href={`#${fieldId(path)}`}
+      color="inherit"
+      underline="always" // the colour is the text's: the underline tells it is a link
+      onClick={(event) => {
+        const target = targetFor(path);
+        if (!target) return;
+        event.preventDefault();
+        target.scrollIntoView?.({ block: 'center' });
+        target.focus();
+      }}
+    >
+      {children}
+    </Link>
+  );
+}
+
 /**
  * Every field error of a long form in one list at the top, each a link that moves focus to its field; errors
  * for fields the form does not show are listed too, so none is lost.
@@ -26,20 +46,7 @@ export function ErrorSummary({ errors, labels = {}, title }: { errors: Errors; l
       <ul style={{ margin: 0, paddingLeft: '1.25rem' }}>
         {entries.map(([path, message]) => (
           <li key={path}>
-            <Link
-              href={`#${fieldId(path)}`}
-              color="inherit"
-              onClick={(event) => {
-                const target = targetFor(path);
-                if (!target) return;
-                event.preventDefault();
-                target.scrollIntoView?.({ block: 'center' });
-                target.focus();
-              }}
-            >
-              {labels[path] ?? path}
-            </Link>
-            : {message}
+            <FieldLink path={path}>{labels[path] ?? path}</FieldLink>: {message}
           </li>
         ))}
       </ul>

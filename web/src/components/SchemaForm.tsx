@@ -129,6 +129,81 @@ export function toInput(schema: unknown, values: SchemaValues): { input: Json; e
   return { input, errors };
 }
 
+/**
+ * Maps the API's input errors (`input.items.0.name`, keyed as `fieldErrors` gives them) onto the fields this
+ * form shows: a nested path lands on its top-level field, and everything lands on the JSON editor when the
+ * schema needs one. Other keys are returned unchanged.
+ */
+export function mapInputErrors(schema: unknown, errors: Errors): Errors {
+  const fields = schemaFields(schema);
+  const names = new Set((fields ?? []).map((field) => field.name));
+  const mapped: Errors = {};
+  for (const [key, message] of Object.entries(errors)) {
+    if (key !== 'input' && !key.startsWith('input.')) {
+      mapped[key] = message;
+      continue;
+    }
+    const rest = key.split('.').slice(1);
+    let target: string;
+    let where: string[];
+    if (fields === null) {
+      [target, where] = [`input.${RAW}`, rest]; // the JSON editor: say where in the input
+    } else if (rest[0] !== undefined && names.has(rest[0])) {
+      [target, where] = [`input.${rest[0]}`, rest.slice(1)]; // the field; deeper parts named in the message
+    } else {
+      [target, where] = ['input', rest]; // the input as a whole, or a key the form has no field for
+    }
+    if (!(target in mapped)) mapped[target] = where.length ? `${where.join('.')}: ${message}` : message;
+  }
+  return mapped;
+}
+
+const SAMPLE_FORMATS: Record<string, (now: Date) => string> = {
+  email: () => 'someone@example.com',
+  uri: () => 'https://example.com/',
+  url: () => 'https://example.com/',
+  date: (now) => now.toISOString().slice(0, 10),
+  'date-time': (now) => now.toISOString().replace(/\.\d+Z$/, 'Z'),
+  time: () => '09:00:00Z',
+  uuid: () => '00000000-0000-4000-8000-000000000000',
+};
+
+/**
+ * A plausible input for a schema, to preview prompts with: the default or first choice when the schema has
+ * one, else a value of the declared type (`example <name>` for text, a valid value for the common formats,
+ * the minimum or 1 for numbers). No schema: a `message`.
+ */
+export function sampleInput(schema: unknown, now = new Date()): Json {
+  if (schema === null || schema === undefined) return { message: 'Hello!' };
+  if (!isObject(schema) || !isObject(schema.properties)) return {};
+  const sample: Json = {};
+  for (const [name, raw] of Object.entries(schema.properties)) {
+    if (!isObject(raw)) continue;
+    if (raw.default !== undefined) {
+      sample[name] = raw.default;
+      continue;
+    }
+    if (Array.isArray(raw.enum) && raw.enum.length) {
+      sample[name] = raw.enum[0];
+      continue;
+    }
+    const type = Array.isArray(raw.type) ? raw.type.find((item) => item !== 'null') : raw.type;
+    if (type === 'string') {
+      const format = typeof raw.format === 'string' ? SAMPLE_FORMATS[raw.format] : undefined;
+      sample[name] = format ? format(now) : `example ${name}`;
+    } else if (type === 'integer' || type === 'number') {
+      sample[name] = typeof raw.minimum === 'number' ? raw.minimum : typeof raw.maximum === 'number' ? Math.min(1, raw.maximum) : 1;
+    } else if (type === 'boolean') {
+      sample[name] = false;
+    } else if (type === 'array') {
+      sample[name] = [];
+    } else if (type === 'object') {
+      sample[name] = {};
+    }
+  }
+  return sample;
+}
+
 interface SchemaFormProps {
   schema: unknown;
   values: SchemaValues;

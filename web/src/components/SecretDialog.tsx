@@ -1,6 +1,7 @@
 import { Alert, Button, Checkbox, Dialog, DialogActions, DialogContent, DialogTitle, FormControlLabel, Stack, TextField } from '@mui/material';
 import { useId, useRef, useState, type ReactNode } from 'react';
 import { CopyButton } from './CopyButton';
+import { useFocusFallback } from './useFocusFallback';
 
 interface SecretDialogProps {
   /** The secret; the dialog is open while it is set. */
@@ -19,6 +20,8 @@ export function SecretDialog({ secret, title, label, children, onClose }: Secret
   const titleId = useId();
   const [stored, setStored] = useState(false);
   const inputRef = useRef<HTMLInputElement>(null);
+  // Often opened as another dialog closes (create, rotate): its opener may be gone by the time it closes.
+  const onExited = useFocusFallback(secret !== null);
   return (
     <Dialog
       open={secret !== null}
@@ -26,7 +29,7 @@ export function SecretDialog({ secret, title, label, children, onClose }: Secret
       fullWidth
       maxWidth="sm"
       onClose={() => undefined}
-      slotProps={{ transition: { onEntered: () => inputRef.current?.select() } }}
+      slotProps={{ transition: { onEntered: () => inputRef.current?.select(), onExited } }}
     >
       <DialogTitle id={titleId}>{title}</DialogTitle>
       <DialogContent>

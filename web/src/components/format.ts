@@ -9,6 +9,47 @@ export function formatDateTime(value: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? value : dateTime.format(date);
 }
 
+/** The browser's time zone (IANA name), UTC when it cannot tell. */
+export function localTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+const zonedFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * A date and time in the user's locale with its time zone named ("Fri, 16 Jan 2026, 09:00 CET"): in the
+ * user's own zone, or in `timeZone` when given. An unknown zone falls back to the user's.
+ */
+export function formatDateTimeZone(value: string | null | undefined, timeZone?: string): string {
+  if (!value) return '—';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  const key = timeZone ?? '';
+  let format = zonedFormats.get(key);
+  if (!format) {
+    const options: Intl.DateTimeFormatOptions = {
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    };
+    try {
+      format = new Intl.DateTimeFormat(undefined, timeZone ? { ...options, timeZone } : options);
+    } catch {
+      format = new Intl.DateTimeFormat(undefined, options);
+    }
+    zonedFormats.set(key, format);
+  }
+  return format.format(date);
+}
+
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['year', 365 * 24 * 3600],
   ['month', 30 * 24 * 3600],

@@ -16,7 +16,8 @@ export function focusFirstError(errors: Errors, order: string[] = [], prefix = '
 
 /**
  * Field and form errors of a form. `fail` takes a thrown error and maps the API's validation details onto
- * the fields (by `loc`), keeping the message for the form; `invalid` reports client-side validation.
+ * the fields (by `loc`; `rename` renames paths, or maps them all when a function), keeping the message for
+ * the form; `invalid` reports client-side validation.
  * `prefix` keeps the inputs' ids unique when several forms share a page: give inputs `id={form.id(path)}`.
  */
 export function useFormErrors(prefix = '') {
@@ -36,10 +37,12 @@ export function useFormErrors(prefix = '') {
     return true;
   }, [prefix]);
 
-  const fail = useCallback((error: unknown, order?: string[], rename: Record<string, string> = {}) => {
-    const found: Errors = {};
+  const fail = useCallback((error: unknown, order?: string[], rename: Record<string, string> | ((errors: Errors) => Errors) = {}) => {
+    let found: Errors = {};
     if (error instanceof ApiError) {
-      for (const [path, message] of Object.entries(fieldErrors(error.details))) found[rename[path] ?? path] = message;
+      const fromApi = fieldErrors(error.details);
+      if (typeof rename === 'function') found = rename(fromApi);
+      else for (const [path, message] of Object.entries(fromApi)) found[rename[path] ?? path] = message;
     }
     setErrors(found);
     setFormError(errorMessage(error));

@@ -6,8 +6,12 @@ import type {
   ApprovalOut,
   EventOut,
   Me,
+  RenderDraftIn,
+  RenderDraftOut,
+  ScheduleOut,
   StepOut,
   TaskOut,
+  ToolOut,
 } from '../api/types';
 
 export const ORG_ID = '00000000-0000-4000-8000-0000000000a1';
@@ -177,6 +181,115 @@ export function makeApiKey(overrides: Partial<ApiKeyOut> = {}): ApiKeyOut {
     last_used_at: null,
     revoked_at: null,
     rotated_from_id: null,
+    ...overrides,
+  };
+}
+
+/**
+ * What `POST /v1/agents/render` answers, for tests: `{{ name }}` (and `{{ name | upper }}`) replaced from the
+ * input; without a template the user message is the input's `message` or the input as JSON, as the API does.
+ */
+export function renderDraft(body: RenderDraftIn): RenderDraftOut {
+  const input = body.input ?? {};
+  const fill = (template: string) =>
+    template.replace(/\{\{\s*(\w+)\s*(\|\s*upper\s*)?\}\}/g, (_match, name: string, upper?: string) => {
+      const value = input[name] === undefined ? '' : String(input[name]);
+      return upper ? value.toUpperCase() : value;
+    });
+  const systemPrompt = fill(body.system_prompt);
+  const user = body.prompt_template ? fill(body.prompt_template) : typeof input.message === 'string' ? input.message : JSON.stringify(input);
+  return {
+    system_prompt: systemPrompt,
+    messages: [...(systemPrompt ? [{ role: 'system', content: systemPrompt }] : []), { role: 'user', content: user }],
+  };
+}
+
+/** The built-in tools as `GET /v1/tools` lists them (schemas as the registry declares them). */
+export function makeTools(overrides: Partial<Record<string, Partial<ToolOut>>> = {}): ToolOut[] {
+  const domains = {
+    type: 'object',
+    properties: {
+      allowed_domains: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Only these hosts (`example.com`, or `*.example.com` for subdomains).',
+      },
+    },
+    additionalProperties: false,
+  };
+  const tools: ToolOut[] = [
+    {
+      name: 'python',
+      description: 'Run Python 3 code in an isolated sandbox without network access.',
+      parameters: { type: 'object', properties: { code: { type: 'string' } }, required: ['code'] },
+      config_schema: { type: 'object', properties: {}, additionalProperties: false },
+      available: true,
+      unavailable_reason: null,
+    },
+    {
+      name: 'http_request',
+      description: 'Make an HTTP request to a public URL.',
+      parameters: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
+      config_schema: domains,
+      available: true,
+      unavailable_reason: null,
+    },
+    {
+      name: 'web_fetch',
+      description: 'Fetch a public web page as text.',
+      parameters: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
+      config_schema: domains,
+      available: true,
+      unavailable_reason: null,
+    },
+    {
+      name: 'web_search',
+      description: 'Search the web.',
+      parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+      config_schema: { type: 'object', properties: { max_results: { type: 'integer', minimum: 1, maximum: 20 } }, additionalProperties: false },
+      available: false,
+      unavailable_reason: 'No web search provider is configured (AGENTIC_SEARCH_PROVIDER).',
+    },
+    {
+      name: 'sql_query',
+      description: 'Run one read-only SQL query.',
+      parameters: { type: 'object', properties: { sql: { type: 'string' } }, required: ['sql'] },
+      config_schema: {
+        type: 'object',
+        properties: {
+          connections: {
+            type: 'array',
+            items: { type: 'string' },
+            minItems: 1,
+            description: "Names of the organisation's SQL connections the agent may query.",
+          },
+        },
+        required: ['connections'],
+        additionalProperties: false,
+      },
+      available: true,
+      unavailable_reason: null,
+    },
+  ];
+  return tools.map((tool) => ({ ...tool, ...overrides[tool.name] }));
+}
+
+export function makeSchedule(overrides: Partial<ScheduleOut> = {}): ScheduleOut {
+  return {
+    id: uid(),
+    agent_id: AGENT_ID,
+    name: 'Morning digest',
+    cron: '0 9 * * 1-5',
+    timezone: 'Europe/Paris',
+    input: { message: 'Summarise the night' },
+    priority: 0,
+    enabled: true,
+    next_run_at: '2026-01-16T08:00:00Z',
+    last_run_at: null,
+    last_task_id: null,
+    last_error: null,
+    created_by_id: USER_ID,
+    created_at: NOW,
     ...overrides,
   };
 }

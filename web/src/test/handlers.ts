@@ -3,7 +3,8 @@
  * handlers with `server.use(...)` for what they exercise.
  */
 import { http, HttpResponse } from 'msw';
-import { makeMe } from './fixtures';
+import type { RenderDraftIn } from '../api/types';
+import { makeMe, makeTools, renderDraft } from './fixtures';
 
 /** The API's error envelope. */
 export const apiError = (status: number, code: string, message: string, details: unknown = null) =>
@@ -23,6 +24,9 @@ export const handlers = [
   ),
   http.get('*/v1/setup', () => HttpResponse.json({ needs_setup: true })),
   http.get('*/v1/agents', () => HttpResponse.json({ items: [], next_cursor: null })),
+  http.post('*/v1/agents/render', async ({ request }) => HttpResponse.json(renderDraft((await request.json()) as RenderDraftIn))),
+  http.get('*/v1/tools', () => HttpResponse.json(makeTools())),
+  http.get('*/v1/schedules', () => HttpResponse.json([])),
   http.get('*/v1/tasks', () => HttpResponse.json({ items: [], next_cursor: null })),
   http.get('*/v1/approvals', () => HttpResponse.json({ items: [], next_cursor: null })),
   http.get('*/v1/tasks/:taskId/steps', () => HttpResponse.json([])),

@@ -1,7 +1,7 @@
 /** Agents, their immutable versions, diffs, prompt previews and webhooks. */
 import { infiniteQueryOptions, keepPreviousData, queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from '../client';
-import type { AgentCreate, AgentUpdate, AgentVisibility, RenderIn } from '../types';
+import type { AgentCreate, AgentUpdate, AgentVisibility, RenderDraftIn, RenderIn } from '../types';
 
 export interface AgentFilters {
   q?: string;
@@ -18,6 +18,8 @@ export const agentKeys = {
   version: (id: string, version: number) => [...agentKeys.versions(id), version] as const,
   diff: (id: string, from: number, to: number) => [...agentKeys.detail(id), 'diff', { from, to }] as const,
   render: (id: string, body: RenderIn) => [...agentKeys.detail(id), 'render', body] as const,
+  /** The prompt of templates not saved yet (the editor's live preview), by the exact body sent. */
+  renderDraft: (body: RenderDraftIn) => [...agentKeys.all, 'render-draft', body] as const,
   webhooks: (id: string) => [...agentKeys.detail(id), 'webhooks'] as const,
   /** The first page of agents, for a count. */
   count: (limit: number) => [...agentKeys.all, 'count', limit] as const,
@@ -83,6 +85,19 @@ export const agentQueries = {
       queryFn: ({ signal }) =>
         unwrap(api.POST('/v1/agents/{agent_id}/render', { params: { path: { agent_id: id } }, body, signal })),
       retry: false,
+      placeholderData: keepPreviousData,
+    }),
+  /**
+   * Renders unsaved templates (`POST /v1/agents/render`). A POST, but it changes nothing: cached by body, so
+   * going back to an earlier state is instant. The signal is consumed, so when the body (key) changes while a
+   * request is in flight, the stale request is aborted.
+   */
+  renderDraft: (body: RenderDraftIn) =>
+    queryOptions({
+      queryKey: agentKeys.renderDraft(body),
+      queryFn: ({ signal }) => unwrap(api.POST('/v1/agents/render', { body, signal })),
+      retry: false,
+      staleTime: Infinity,
       placeholderData: keepPreviousData,
     }),
   webhooks: (id: string) =>

@@ -20,6 +20,7 @@ import { randomId } from '../../components/format';
 import { ButtonLink, RouterLink } from '../../components/links';
 import { AgentConfig } from './AgentConfig';
 import { RunDialog } from './RunDialog';
+import { SchedulesPanel } from './schedules/SchedulesPanel';
 import { VersionsPanel } from './VersionsPanel';
 import { WebhooksPanel } from './WebhooksPanel';
 
@@ -53,7 +54,15 @@ export function AgentDetail() {
   const [exportError, setExportError] = useState<unknown>(null);
   const menuId = useId();
 
-  if (agent.isPending) return <LoadingState label="Loading the agent…" />;
+  if (agent.isPending) {
+    // The heading is there from the start: focus lands on it after navigating, and stays as the name arrives.
+    return (
+      <>
+        <PageHeader title="Agent" before={<RouterLink to="/agents" search={{ q: undefined }}>← Agents</RouterLink>} />
+        <LoadingState label="Loading the agent…" />
+      </>
+    );
+  }
   if (agent.isError) {
     return (
       <>
@@ -137,14 +146,18 @@ export function AgentDetail() {
       </Stack>
       <Tabs
         value={tab}
-        onChange={(_event, value: 'config' | 'versions' | 'webhooks') =>
+        onChange={(_event, value: 'config' | 'versions' | 'webhooks' | 'schedules') =>
           void navigate({ to: '/agents/$agentId', params: { agentId }, search: { tab: value === 'config' ? undefined : value }, replace: true })
         }
         aria-label="Agent details"
+        variant="scrollable"
+        scrollButtons="auto"
+        allowScrollButtonsMobile
         sx={{ borderBottom: 1, borderColor: 'divider', mb: 2 }}
       >
         <Tab label="Configuration" value="config" id="tab-config" aria-controls="panel-config" />
         <Tab label="Versions" value="versions" id="tab-versions" aria-controls="panel-versions" />
+        <Tab label="Schedules" value="schedules" id="tab-schedules" aria-controls="panel-schedules" />
         {mayEdit && <Tab label="Webhooks" value="webhooks" id="tab-webhooks" aria-controls="panel-webhooks" />}
       </Tabs>
       <Box role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
@@ -152,6 +165,8 @@ export function AgentDetail() {
           <VersionsPanel agent={data} />
         ) : tab === 'webhooks' ? (
           <WebhooksPanel agentId={data.id} />
+        ) : tab === 'schedules' ? (
+          <SchedulesPanel agent={data} />
         ) : (
           <AgentConfig agent={data} />
         )}

@@ -1,7 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { AGENT_ID, USER_PERMISSIONS, makeAgent, makeMe } from '../../test/fixtures';
+import type { RenderDraftIn } from '../../api/types';
+import { AGENT_ID, USER_PERMISSIONS, makeAgent, makeMe, renderDraft } from '../../test/fixtures';
 import { apiError } from '../../test/handlers';
 import { fill, renderApp } from '../../test/render';
 import { server } from '../../test/server';
@@ -86,30 +87,19 @@ describe('creating an agent', () => {
 });
 
 describe('editing an agent', () => {
-  it('previews the saved prompt live for a sample input, and saves a new version', async () => {
-    const renders: unknown[] = [];
+  it('previews the form as it is (not the saved version) for a sample input, and saves a new version', async () => {
+    const renders: RenderDraftIn[] = [];
     let patch: unknown;
     server.use(
       http.get(`*/v1/agents/${AGENT_ID}`, () => HttpResponse.json(makeAgent())),
-      http.post(`*/v1/agents/${AGENT_ID}/render`, async ({ request }) => {
-        const body = (await request.json()) as { input: Record<string, string> };
+      http.post('*/v1/agents/render', async ({ request }) => {
+        const body = (await request.json()) as RenderDraftIn;
         renders.push(body);
-        if (!body.input.message) {
-          return apiError(422, 'invalid_input', 'The input is invalid.', [{ loc: ['body', 'input', 'message'], message: "'message' is a required property" }]);
-        }
-        return HttpResponse.json({
-          agent_id: AGENT_ID,
-          version: 1,
-          system_prompt: `You help ${body.input.customer}.`,
-          messages: [
-            { role: 'system', content: `You help ${body.input.customer}.` },
-            { role: 'user', content: body.input.message },
-          ],
-        });
+        return HttpResponse.json(renderDraft(body));
       }),
       http.patch(`*/v1/agents/${AGENT_ID}`, async ({ request }) => {
         patch = await request.json();
-        return HttpResponse.json(makeAgent({ latest_version: 2, description: 'Sorts tickets fast.' }));
+        return HttpResponse.json(makeAgent({ latest_version: 2, system_prompt: 'You assist {{ customer }}.' }));
       }),
       http.get(`*/v1/agents/${AGENT_ID}/versions`, () => HttpResponse.json({ items: [], next_cursor: null })),
     );
@@ -118,18 +108,20 @@ describe('editing an agent', () => {
     const preview = await screen.findByRole('region', { name: 'Prompt preview' });
     // The sample starts from the schema (each string variable gets a placeholder value).
     expect(await within(preview).findByText('You help example customer.', { selector: 'pre' })).toBeInTheDocument();
+    expect(renders[0]).toMatchObject({ system_prompt: 'You help {{ customer }}.', prompt_template: null, input: { customer: 'example customer' } });
     const message = within(preview).getByRole('textbox', { name: /message/i });
     await fill(user, message, 'Where is my parcel?');
     expect(await within(preview).findByText('Where is my parcel?', { selector: 'pre' })).toBeInTheDocument();
-    expect(renders.length).toBeGreaterThanOrEqual(2);
 
-    const description = screen.getByLabelText(/^description/i);
-    await fill(user, description, 'Sorts tickets fast.');
-    expect(within(preview).getByText(/save to preview your changes/i)).toBeInTheDocument();
+    // An unsaved change to a template shows at once (after the typing pause), from the form's state.
+    await fill(user, screen.getByLabelText(/^system prompt/i), 'You assist {{ customer }}.');
+    expect(await within(preview).findByText('You assist example customer.', { selector: 'pre' })).toBeInTheDocument();
+    expect(renders.at(-1)).toMatchObject({ system_prompt: 'You assist {{ customer }}.', input: { message: 'Where is my parcel?' } });
+    expect(within(preview).getByRole('status')).toHaveTextContent('The preview is up to date.');
     await user.click(screen.getByRole('button', { name: 'Save changes' }));
 
     expect(await screen.findByText('Saved as version 2.')).toBeInTheDocument();
-    expect(patch).toMatchObject({ name: 'Support triage', description: 'Sorts tickets fast.', model: { provider: 'mock', name: 'echo' } });
+    expect(patch).toMatchObject({ name: 'Support triage', system_prompt: 'You assist {{ customer }}.', model: { provider: 'mock', name: 'echo' } });
   });
 
   it('shows a member without write access that editing is not allowed', async () => {

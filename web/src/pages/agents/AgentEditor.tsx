@@ -12,11 +12,14 @@ import {
   Stack,
   TextField,
   Typography,
+  useMediaQuery,
+  useTheme,
 } from '@mui/material';
 import { useQuery } from '@tanstack/react-query';
 import { useBlocker, useNavigate, useParams } from '@tanstack/react-router';
 import { useCallback, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { agentQueries, useCreateAgent, useUpdateAgent } from '../../api/queries/agents';
+import { toolQueries } from '../../api/queries/tools';
 import type { AgentOut, AgentVisibility } from '../../api/types';
 import { usePermissions } from '../../app/auth';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -32,6 +35,7 @@ import { PromptSection } from './editor/PromptSection';
 import { RenderPreview } from './editor/RenderPreview';
 import { ToolsSection } from './editor/ToolsSection';
 import { describePath } from './editor/types';
+import { useDraftPreview } from './editor/useDraftPreview';
 
 function Section({ id, title, description, children }: { id: string; title: string; description?: string; children: ReactNode }) {
   return (
@@ -69,6 +73,13 @@ function AgentForm({ initial, agent, submitLabel, pending, onSubmit, saved }: Ag
   }, []);
   const form = useFormErrors();
   const navigate = useNavigate();
+  const preview = useDraftPreview(draft);
+  // Beside the form on wide screens; on narrower ones right after the prompt, where the templates are edited.
+  const theme = useTheme();
+  const wide = useMediaQuery(theme.breakpoints.up('lg'), { noSsr: true });
+  const previewPanel = <RenderPreview preview={preview} />;
+  // Tool configs are checked against the schemas the server declares (when it could be asked).
+  const catalogue = useQuery(toolQueries.list());
 
   const update = useCallback(
     (change: (draft: AgentDraft) => AgentDraft) => {
@@ -82,7 +93,7 @@ function AgentForm({ initial, agent, submitLabel, pending, onSubmit, saved }: Ag
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const { body, errors } = toAgentBody(draft);
+    const { body, errors } = toAgentBody(draft, catalogue.data);
     if (form.invalid(errors) || !body) return;
     form.reset();
     onSubmit(
@@ -134,8 +145,9 @@ function AgentForm({ initial, agent, submitLabel, pending, onSubmit, saved }: Ag
         <ModelSection {...sectionProps} />
       </Section>
       <Section id="prompt-heading" title="Prompt">
-        <PromptSection {...sectionProps} />
+        <PromptSection {...sectionProps} live={preview.liveErrors} />
       </Section>
+      {!wide && <Box sx={{ mb: 3 }}>{previewPanel}</Box>}
       <Section id="tools-heading" title="Tools" description="What the agent may call, how it is configured, and which calls need a person’s approval.">
         <ToolsSection {...sectionProps} />
       </Section>
@@ -158,13 +170,11 @@ function AgentForm({ initial, agent, submitLabel, pending, onSubmit, saved }: Ag
         </Alert>
       )}
       <ErrorSummary errors={form.errors} labels={labels} title={form.formError ?? 'Please correct these fields'} />
-      {agent ? (
+      {wide ? (
         <Grid container spacing={3}>
-          <Grid size={{ xs: 12, lg: 7 }}>{fields}</Grid>
-          <Grid size={{ xs: 12, lg: 5 }}>
-            <Box sx={{ position: { lg: 'sticky' }, top: { lg: 80 } }}>
-              <RenderPreview agent={agent} unsaved={dirty} />
-            </Box>
+          <Grid size={7}>{fields}</Grid>
+          <Grid size={5}>
+            <Box sx={{ position: 'sticky', top: 80, maxHeight: 'calc(100vh - 96px)', overflowY: 'auto', mb: 3 }}>{previewPanel}</Box>
           </Grid>
         </Grid>
       ) : (

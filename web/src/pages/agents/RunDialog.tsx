@@ -18,7 +18,7 @@ import {
 import { useId, useRef, useState, type FormEvent } from 'react';
 import type { FileIn } from '../../api/types';
 import { ApiError, fieldErrors } from '../../api/errors';
-import { SchemaForm, initialValues, toInput, type SchemaValues } from '../../components/SchemaForm';
+import { SchemaForm, initialValues, mapInputErrors, toInput, type SchemaValues } from '../../components/SchemaForm';
 import { fieldId, focusFirstError, type Errors } from '../../components/useFormErrors';
 
 interface RunDialogProps {
@@ -83,7 +83,7 @@ export function RunDialog({ open, title, submitLabel, inputSchema, initialInput,
     }
     onSubmit({ input, priority: withPriority ? number : 0, files: encoded }, {
       onError: (error) => {
-        const fromServer = error instanceof ApiError ? fieldErrors(error.details) : {};
+        const fromServer = error instanceof ApiError ? mapInputErrors(inputSchema, fieldErrors(error.details)) : {};
         setErrors(fromServer);
         setFormError(error instanceof Error ? error.message : 'The run could not be started.');
         focusFirstError(fromServer);

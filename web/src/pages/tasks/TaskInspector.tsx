@@ -137,7 +137,15 @@ export function TaskInspector() {
   const [retryFrom, setRetryFrom] = useState<number | null | undefined>(undefined);
   const [rerunning, setRerunning] = useState(false);
 
-  if (task.isPending) return <LoadingState label="Loading the task…" />;
+  if (task.isPending) {
+    // The heading is there from the start: focus lands on it after navigating.
+    return (
+      <>
+        <PageHeader title={`Task ${shortId(taskId)}`} before={<RouterLink to="/tasks" search={{ state: undefined, agent_id: undefined }}>← Tasks</RouterLink>} />
+        <LoadingState label="Loading the task…" />
+      </>
+    );
+  }
   if (task.isError) {
     return (
       <>

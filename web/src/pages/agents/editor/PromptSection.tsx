@@ -18,12 +18,21 @@ import { memo, useState } from 'react';
 import { fieldId } from '../../../components/useFormErrors';
 import { VARIABLE_TYPES, emptyVariable, schemaFromDraft, undeclaredVariables, variablesFromSchema, type VariableType } from './draft';
 import type { SectionProps } from './types';
+import type { LiveErrors } from './useDraftPreview';
+
+interface PromptSectionProps extends SectionProps {
+  /** The live preview's errors about the templates and the schema (the form's own errors come first). */
+  live: LiveErrors;
+}
 
 const mono = { htmlInput: { spellCheck: false, style: { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace' } } };
 
-function PromptSectionFields({ draft, update, errors }: SectionProps) {
+function PromptSectionFields({ draft, update, errors, live }: PromptSectionProps) {
   const [switchError, setSwitchError] = useState<string | null>(null);
   const undeclared = undeclaredVariables(draft);
+  const systemPromptError = errors.system_prompt ?? live.system_prompt;
+  const templateError = errors.prompt_template ?? live.prompt_template;
+  const schemaError = errors.input_schema ?? live.input_schema;
 
   const toggleJson = (json: boolean) => {
     setSwitchError(null);
@@ -59,8 +68,8 @@ function PromptSectionFields({ draft, update, errors }: SectionProps) {
         minRows={4}
         value={draft.system_prompt}
         onChange={(event) => update((d) => ({ ...d, system_prompt: event.target.value }))}
-        error={Boolean(errors.system_prompt)}
-        helperText={errors.system_prompt ?? 'A Jinja2 template over the input variables, e.g. “You help {{ customer }}.”; plain text works too.'}
+        error={Boolean(systemPromptError)}
+        helperText={systemPromptError ?? 'A Jinja2 template over the input variables, e.g. “You help {{ customer }}.”; plain text works too.'}
         slotProps={mono}
       />
       <TextField
@@ -70,8 +79,8 @@ function PromptSectionFields({ draft, update, errors }: SectionProps) {
         minRows={3}
         value={draft.prompt_template}
         onChange={(event) => update((d) => ({ ...d, prompt_template: event.target.value }))}
-        error={Boolean(errors.prompt_template)}
-        helperText={errors.prompt_template ?? 'Empty: the message is the input’s “message”, or the whole input as JSON.'}
+        error={Boolean(templateError)}
+        helperText={templateError ?? 'Empty: the message is the input’s “message”, or the whole input as JSON.'}
         slotProps={mono}
       />
 
@@ -98,9 +107,10 @@ function PromptSectionFields({ draft, update, errors }: SectionProps) {
           below. Saving will fail until every variable is declared.
         </Alert>
       )}
-      {errors.input_schema && draft.schemaMode === 'variables' && (
-        <Typography color="error" role="alert">
-          {errors.input_schema}
+      {schemaError && draft.schemaMode === 'variables' && (
+        // An alert for the save's error; the live preview's changes while typing, so it stays quiet.
+        <Typography color="error" role={errors.input_schema ? 'alert' : undefined} id="variables-error">
+          {schemaError}
         </Typography>
       )}
       {draft.schemaMode === 'json' ? (
@@ -111,12 +121,20 @@ function PromptSectionFields({ draft, update, errors }: SectionProps) {
           minRows={8}
           value={draft.schemaJson}
           onChange={(event) => update((d) => ({ ...d, schemaJson: event.target.value }))}
-          error={Boolean(errors.input_schema)}
-          helperText={errors.input_schema ?? '{"type": "object", "properties": {…}, "required": […]}; empty: no schema.'}
+          error={Boolean(schemaError)}
+          helperText={schemaError ?? '{"type": "object", "properties": {…}, "required": […]}; empty: no schema.'}
           slotProps={mono}
         />
       ) : (
-        <Box role="group" aria-labelledby="variables-heading">
+        // The schema's errors (from saving or the preview) point here: focusable, and described by the error.
+        <Box
+          role="group"
+          aria-labelledby="variables-heading"
+          id={fieldId('input_schema')}
+          tabIndex={-1}
+          aria-describedby={schemaError ? 'variables-error' : undefined}
+          sx={{ outline: 'none' }}
+        >
           {draft.variables.length === 0 && <Typography sx={{ my: 1 }}>No variables: the run input is free-form.</Typography>}
           {draft.variables.map((variable, index) => (
             <Grid container spacing={1} key={variable.key} sx={{ alignItems: 'flex-start', mb: 1 }}>
@@ -186,9 +204,10 @@ function PromptSectionFields({ draft, update, errors }: SectionProps) {
 /** Re-renders only when its part of the draft (or the errors) changed: typing elsewhere stays cheap. */
 export const PromptSection = memo(
   PromptSectionFields,
-  (a: SectionProps, b: SectionProps) =>
+  (a: PromptSectionProps, b: PromptSectionProps) =>
     a.update === b.update &&
     a.errors === b.errors &&
+    a.live === b.live &&
     a.draft.system_prompt === b.draft.system_prompt &&
     a.draft.prompt_template === b.draft.prompt_template &&
     a.draft.schemaMode === b.draft.schemaMode &&

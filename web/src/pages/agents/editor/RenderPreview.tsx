@@ -1,11 +1,10 @@
-import { Alert, Box, Chip, LinearProgress, Paper, Stack, Typography } from '@mui/material';
-import { useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
-import { ApiError, fieldErrors } from '../../../api/errors';
-import { agentQueries } from '../../../api/queries/agents';
-import type { AgentOut } from '../../../api/types';
-import { SchemaForm, initialValues, toInput, type SchemaValues } from '../../../components/SchemaForm';
-import { useDebouncedValue } from '../../../components/useDebouncedValue';
+import { Alert, AlertTitle, Box, Button, LinearProgress, Paper, Stack, Typography } from '@mui/material';
+import { errorMessage } from '../../../api/errors';
+import { FieldLink } from '../../../components/ErrorSummary';
+import { SchemaForm } from '../../../components/SchemaForm';
+import { ErrorState } from '../../../components/States';
+import { visuallyHidden } from '../../../components/visuallyHidden';
+import type { DraftPreview, LiveField } from './useDraftPreview';
 
 const pre = {
   m: 0,
@@ -18,63 +17,106 @@ const pre = {
   borderRadius: 1,
 } as const;
 
-/**
- * The prompt a run of the saved version would send for a sample input, rendered by the API
- * (`POST /v1/agents/{id}/render`) exactly as a run renders it, live as the sample input changes.
- */
-export function RenderPreview({ agent, unsaved }: { agent: AgentOut; unsaved: boolean }) {
-  const [values, setValues] = useState<SchemaValues>(() => initialValues(agent.input_schema, sampleFor(agent.input_schema)));
-  const { input, errors: inputErrors } = useMemo(() => toInput(agent.input_schema, values), [agent.input_schema, values]);
-  const valid = Object.keys(inputErrors).length === 0;
-  const body = useDebouncedValue(useMemo(() => ({ input, version: agent.latest_version }), [input, agent.latest_version]), 400);
-  const rendered = useQuery({ ...agentQueries.render(agent.id, body), enabled: valid });
+const LIVE_LABELS: Record<LiveField, string> = {
+  system_prompt: 'System prompt',
+  prompt_template: 'First user message template',
+  input_schema: 'Input variables',
+};
 
-  const serverErrors = rendered.error instanceof ApiError ? fieldErrors(rendered.error.details) : {};
-  const inputServerErrors = Object.fromEntries(Object.entries(serverErrors).filter(([key]) => key.startsWith('input.')));
-  const templateProblems = Object.entries(serverErrors).filter(([key]) => !key.startsWith('input.'));
+/** The prefix of the sample input's field ids (the run form may share the page). */
+export const PREVIEW_ID_PREFIX = 'preview-';
+
+function statusText(preview: DraftPreview): string {
+  switch (preview.status) {
+    case 'blocked':
+      return preview.blockedReason ?? '';
+    case 'updating':
+      return 'Updating the preview…';
+    case 'error':
+      return `The preview could not be rendered: ${errorMessage(preview.error)}`;
+    case 'ready':
+      return 'The preview is up to date.';
+  }
+}
+
+/**
+ * The prompt a run would send for a sample input, rendered by the API from the form as it is now (saved or
+ * not). Problems with a template or the schema are shown under their field in the form and listed here with
+ * links to them; problems with the sample input are shown under the sample's fields.
+ */
+export function RenderPreview({ preview }: { preview: DraftPreview }) {
+  const { status, result, error, liveErrors, sampleErrors } = preview;
+  const updating = status === 'updating';
+  const fieldProblems = Object.entries(liveErrors) as [LiveField, string][];
+  const sampleProblems = Object.entries(sampleErrors);
+  const namedProblem = fieldProblems.length > 0 || sampleProblems.length > 0;
 
   return (
     <Paper variant="outlined" component="section" aria-labelledby="preview-heading" sx={{ p: 2 }}>
-      <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', gap: 1, flexWrap: 'wrap' }}>
-        <Typography variant="h2" id="preview-heading">
-          Prompt preview
-        </Typography>
-        <Chip size="small" label={`version ${agent.latest_version}`} />
-      </Stack>
-      {unsaved && (
-        <Alert severity="info" role="note" sx={{ mt: 1 }}>
-          Shows the saved version. Save to preview your changes.
-        </Alert>
-      )}
-      <Typography variant="h3" sx={{ mt: 2 }}>
-        Sample input
+      <Typography variant="h2" id="preview-heading">
+        Prompt preview
       </Typography>
-      <SchemaForm schema={agent.input_schema} values={values} onChange={setValues} errors={{ ...inputErrors, ...inputServerErrors }} idPrefix="preview-" />
-      <Box aria-live="polite" aria-busy={rendered.isFetching} sx={{ mt: 2 }}>
-        {rendered.isFetching && <LinearProgress aria-label="Rendering the preview" />}
-        {rendered.isError && (
-          <Alert severity="error" sx={{ my: 1 }}>
-            {rendered.error.message}
-            {templateProblems.length > 0 && (
-              <ul style={{ margin: 0, paddingLeft: '1.25rem' }}>
-                {templateProblems.map(([key, message]) => (
-                  <li key={key}>
-                    {key.replace(/_/g, ' ')}: {message}
-                  </li>
-                ))}
-              </ul>
-            )}
+      <Typography variant="body2" color="text.secondary">
+        The form as it is now, saved or not, rendered by the server exactly as a run would render it.
+      </Typography>
+      {/* One polite status line: the fields' own messages change silently while typing. On an error it is
+          only heard: the alert below shows the same message. */}
+      <Typography role="status" variant="body2" sx={status === 'error' ? visuallyHidden : { mt: 1, fontWeight: 500 }}>
+        {statusText(preview)}
+      </Typography>
+
+      <Stack direction="row" sx={{ mt: 2, alignItems: 'center', justifyContent: 'space-between', gap: 1, flexWrap: 'wrap' }}>
+        <Typography variant="h3" id="preview-sample-heading">
+          Sample input
+        </Typography>
+        <Button size="small" onClick={preview.resetSample}>
+          Reset sample
+        </Button>
+      </Stack>
+      <Typography variant="body2" color="text.secondary">
+        Generated from the input variables; edit it to try other values.
+      </Typography>
+      <Box role="group" aria-labelledby="preview-sample-heading">
+        <SchemaForm schema={preview.schema} values={preview.values} onChange={preview.setValues} errors={sampleErrors} idPrefix={PREVIEW_ID_PREFIX} />
+      </Box>
+
+      <Box aria-busy={updating} sx={{ mt: 2 }}>
+        {updating && <LinearProgress aria-label="Rendering the preview" />}
+        {status === 'blocked' ? (
+          <Alert severity="info" sx={{ my: 1 }}>
+            {preview.blockedReason}
           </Alert>
-        )}
-        {rendered.data && !rendered.isError && (
-          <>
+        ) : error !== undefined && namedProblem ? (
+          <Alert severity="error" sx={{ my: 1 }}>
+            <AlertTitle>{errorMessage(error)}</AlertTitle>
+            <ul style={{ margin: 0, paddingLeft: '1.25rem' }}>
+              {fieldProblems.map(([field, message]) => (
+                <li key={field}>
+                  <FieldLink path={field}>{LIVE_LABELS[field]}</FieldLink>: {message}
+                </li>
+              ))}
+              {sampleProblems.map(([path, message]) =>
+                path === 'input' ? (
+                  <li key={path}>Sample input: {message}</li>
+                ) : (
+                  <li key={path}>
+                    <FieldLink path={`${PREVIEW_ID_PREFIX}${path}`}>{`Sample ${path.slice('input.'.length).replace('__raw__', 'input')}`}</FieldLink>: {message}
+                  </li>
+                ),
+              )}
+            </ul>
+          </Alert>
+        ) : error !== undefined ? (
+          <ErrorState error={error} title="The preview could not be rendered" onRetry={preview.retry} />
+        ) : result ? (
+          <Box sx={{ opacity: updating ? 0.6 : 1, transition: 'opacity 150ms' }}>
             <Typography variant="h3" sx={{ mt: 1, mb: 0.5 }}>
               System prompt
             </Typography>
             <Box component="pre" sx={pre}>
-              {rendered.data.system_prompt || <em>(empty)</em>}
+              {result.system_prompt || <em>(empty)</em>}
             </Box>
-            {rendered.data.messages
+            {result.messages
               .filter((message) => message.role !== 'system')
               .map((message, index) => (
                 <Box key={index}>
@@ -86,20 +128,9 @@ export function RenderPreview({ agent, unsaved }: { agent: AgentOut; unsaved: bo
                   </Box>
                 </Box>
               ))}
-          </>
-        )}
+          </Box>
+        ) : null}
       </Box>
     </Paper>
-  );
-}
-
-/** A plausible sample for the preview: each required string variable gets its own name. */
-function sampleFor(schema: unknown): Record<string, unknown> | null {
-  if (!schema || typeof schema !== 'object') return { message: 'Hello!' };
-  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
-  return Object.fromEntries(
-    Object.entries(properties)
-      .filter(([, property]) => property?.type === 'string')
-      .map(([name]) => [name, `example ${name}`]),
   );
 }

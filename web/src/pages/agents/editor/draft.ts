@@ -6,8 +6,9 @@
  * errors (`model.fallbacks.0.name`, `policies.max_steps`, …), so client and server errors land on the same
  * inputs.
  */
-import type { AgentCreate, AgentOut, AgentVisibility, Role } from '../../../api/types';
+import type { AgentCreate, AgentOut, AgentVisibility, Role, ToolOut } from '../../../api/types';
 import type { Errors } from '../../../components/useFormErrors';
+import { configProblems, findTool } from './toolCatalog';
 
 export type Provider = 'mock' | 'openai' | 'anthropic';
 export const PROVIDERS: { value: Provider; label: string }[] = [
@@ -52,7 +53,12 @@ export interface ToolDraft {
   name: string;
   needs_approval: boolean;
   min_role: '' | Role;
+  /** The config as JSON text: what is saved, whichever editor changed it last. */
   config: string;
+  /** The settings' fields as typed (a list one per line, a half-typed number), shown while they mean the same. */
+  configTyped: Record<string, string>;
+  /** Edit the config as JSON even though its schema has fields. */
+  configAsJson: boolean;
   rules: RuleDraft[];
 }
 
@@ -108,7 +114,16 @@ export const emptyTarget = (provider: Provider = 'openai'): TargetDraft => ({
 
 export const emptyVariable = (): VariableDraft => ({ key: newKey(), name: '', type: 'string', description: '', required: true });
 
-export const emptyTool = (name = ''): ToolDraft => ({ key: newKey(), name, needs_approval: false, min_role: '', config: '', rules: [] });
+export const emptyTool = (name = ''): ToolDraft => ({
+  key: newKey(),
+  name,
+  needs_approval: false,
+  min_role: '',
+  config: '',
+  configTyped: {},
+  configAsJson: false,
+  rules: [],
+});
 
 export function emptyDraft(): AgentDraft {
   return {
@@ -213,6 +228,8 @@ export function draftFromAgent(agent: AgentOut): AgentDraft {
         needs_approval: tool.needs_approval === true,
         min_role: (['user', 'operator', 'admin'].includes(String(tool.min_role)) ? tool.min_role : '') as ToolDraft['min_role'],
         config: isObject(tool.config) && Object.keys(tool.config).length ? JSON.stringify(tool.config, null, 2) : '',
+        configTyped: {},
+        configAsJson: false,
         rules: rules.map((rule) => ({
           key: newKey(),
           text: Object.entries(isObject(rule) && isObject(rule.arguments) ? rule.arguments : {})
@@ -309,7 +326,9 @@ function rulesBody(rules: RuleDraft[], path: string, errors: Errors) {
 }
 
 /** The input schema the draft declares (null: none). Errors go under `input_schema`. */
-export function schemaFromDraft(draft: AgentDraft, errors: Errors = {}): Record<string, unknown> | null {
+export type SchemaDraft = Pick<AgentDraft, 'schemaMode' | 'variables' | 'schemaJson'>;
+
+export function schemaFromDraft(draft: SchemaDraft, errors: Errors = {}): Record<string, unknown> | null {
   if (draft.schemaMode === 'json') {
     if (!draft.schemaJson.trim()) return null;
     const parsed = parseJsonObject(draft.schemaJson);
@@ -345,8 +364,11 @@ const errorList = (raw: string) =>
     .map((item) => item.trim())
     .filter(Boolean);
 
-/** Validate the draft; the agent body when it is valid. */
-export function toAgentBody(draft: AgentDraft): { body: AgentCreate | null; errors: Errors } {
+/**
+ * Validate the draft; the agent body when it is valid. With the server's tool catalogue, each built-in tool's
+ * config is checked against its schema too (under `tools.<i>.config.<setting>`).
+ */
+export function toAgentBody(draft: AgentDraft, catalogue?: ToolOut[]): { body: AgentCreate | null; errors: Errors } {
   const errors: Errors = {};
   const name = draft.name.trim();
   if (!name) errors.name = 'Give the agent a name.';
@@ -370,6 +392,12 @@ export function toAgentBody(draft: AgentDraft): { body: AgentCreate | null; erro
     seenTools.add(toolName);
     const config = parseJsonObject(tool.config);
     if (config.error) errors[`tools.${index}.config`] = config.error;
+    const known = findTool(catalogue, toolName);
+    if (known && config.value) {
+      for (const [setting, problem] of Object.entries(configProblems(known.config_schema, config.value))) {
+        errors[setting ? `tools.${index}.config.${setting}` : `tools.${index}.config`] = problem;
+      }
+    }
     return {
       name: toolName,
       config: config.value ?? {},
