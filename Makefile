@@ -111,8 +111,7 @@ else
 	@echo "npm not found: skipping the browser end-to-end tests."; test -z "$$CI"
 endif
 
-# `e2e` joins `test` once its accessibility findings are fixed (issue #7); run it with `make e2e` meanwhile.
-test: lint web-test pytest ## Everything CI runs: lint, types, web tests, the Python suite
+test: lint web-test e2e pytest ## Everything CI runs: lint, types, web unit and browser tests, the Python suite
 
 bench: dev ## Engine benchmark: ours on SQLite and PostgreSQL beside Celery and DBOS (needs PostgreSQL, Redis)
 	$(BIN)/python -m bench.engine $(BENCH_ARGS)

@@ -19,6 +19,7 @@ export default defineConfig({
   reporter: 'list',
   timeout: 60_000,
   expect: { timeout: 10_000 },
+  globalSetup: './support/setup.ts',
   globalTeardown: './support/teardown.ts',
 
   use: {

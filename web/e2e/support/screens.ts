@@ -1,13 +1,15 @@
 /**
  * Every main screen is checked the same way, at desktop and at phone width: it has finished loading, axe finds
- * no `serious` or `critical` accessibility violation, and a full-page screenshot is saved into
- * `web/e2e/screenshots/<screen>-desktop.png` / `<screen>-phone.png` (uploaded by CI as an artifact).
+ * no `critical`, `serious` or `moderate` accessibility violation, and a full-page screenshot is saved into
+ * `web/e2e/screenshots/<screen>-desktop.png` / `<screen>-phone.png` (emptied at the start of a run; CI's artifact).
  */
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { E2E_DIR, SCREENSHOTS_DIR } from './env';
+
+const BLOCKING = new Set(['critical', 'serious', 'moderate']);
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
@@ -47,7 +49,16 @@ export function describeViolations(violations: Violation[]): string {
 export async function waitForScreen(page: Page, ready?: Locator): Promise<void> {
   await expect(ready ?? page.getByRole('heading', { level: 1 })).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: LOADING })).toHaveCount(0);
-  // MUI's enter transitions (dialogs, menus, drawers) and web fonts; endless spinners are not waited for.
+  await settle(page);
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+}
+
+/**
+ * Wait for running CSS transitions and animations to end (MUI's dialogs, menus, drawers, accordions); endless
+ * ones (spinners) are not waited for. Clicking into an accordion that is still opening can miss: the press
+ * focuses a half-clipped button, the browser scrolls it into view, and the release lands elsewhere.
+ */
+export async function settle(page: Page): Promise<void> {
   await page
     .waitForFunction(
       () =>
@@ -56,17 +67,18 @@ export async function waitForScreen(page: Page, ready?: Locator): Promise<void> 
       { timeout: 5_000 },
     )
     .catch(() => undefined);
-  await page.evaluate(() => document.fonts.ready.then(() => undefined));
 }
 
 /**
- * axe-core over the whole page (every rule axe runs by default: WCAG 2.x A/AA and best practices); serious or
- * critical violations fail the test, softly, so the journey goes on and every screen is still checked. Moderate
- * and minor ones are attached to the report (printed with E2E_AXE_VERBOSE=1).
+ * axe-core over the whole page (every rule axe runs by default: WCAG 2.x A/AA and best practices); critical,
+ * serious and moderate violations fail the test, softly, so the journey goes on and every screen is still
+ * checked. Minor ones are attached to the report (printed with E2E_AXE_VERBOSE=1). The issue asked for no
+ * serious or critical ones; moderate ones (heading order, content outside landmarks) fail too because the
+ * console had none left to excuse.
  */
 export async function expectAccessible(page: Page, screen: string): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();
-  const blocking = results.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
+  const blocking = results.violations.filter((violation) => BLOCKING.has(violation.impact ?? ''));
   const minor = results.violations.filter((violation) => !blocking.includes(violation));
   const body = JSON.stringify(results.violations, null, 2);
   await test.info().attach(`axe-${screen}.json`, { body, contentType: 'application/json' });
@@ -74,9 +86,9 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
   mkdirSync(AXE_DIR, { recursive: true });
   writeFileSync(path.join(AXE_DIR, `${screen}.json`), body);
   if (minor.length && process.env.E2E_AXE_VERBOSE) {
-    console.log(`axe ${screen}: moderate/minor (not failing):\n${describeViolations(minor)}`);
+    console.log(`axe ${screen}: minor (not failing):\n${describeViolations(minor)}`);
   }
-  expect.soft(describeViolations(blocking), `axe: serious or critical violations on ${screen}`).toBe('');
+  expect.soft(describeViolations(blocking), `axe: critical, serious or moderate violations on ${screen}`).toBe('');
 }
 
 /**

@@ -6,7 +6,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { BASE_URL, USER } from '../support/env';
 import { FINAL_ANSWER, METADATA_URL, SCRIPT_OPTIONS, fillAgentEditor, runAgent, saveNewAgent, uuidIn, type AgentSpec } from '../support/agents';
-import { checkScreen } from '../support/screens';
+import { checkScreen, settle } from '../support/screens';
 import { recall, remember } from '../support/state';
 
 const RESEARCHER: AgentSpec = {
@@ -57,6 +57,7 @@ async function openStep(page: Page, position: number, kind: 'LLM call' | 'Tool')
   const summary = item.getByRole('button', { name: new RegExp(`^${position}\\. ${kind}`) });
   if ((await summary.getAttribute('aria-expanded')) !== 'true') await summary.click();
   await expect(summary).toHaveAttribute('aria-expanded', 'true');
+  await settle(page); // the opening transition: see settle()
   return item;
 }
 
@@ -97,9 +98,10 @@ test('run it: the answer streams in token by token, then the task succeeds', asy
   await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);
   remember({ taskId: uuidIn(page.url()) });
 
-  // While the model writes: the live indicator, a "writing…" step, and a partial answer.
+  // While the model writes: the live indicator, a step that says it is writing (a "writing…" block until the
+  // running step is checkpointed, then that step's "(still writing)" for screen readers), and a partial answer.
   await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
-  await expect(page.getByText(/^LLM call .+ — writing…$/)).toBeVisible();
+  await expect(page.getByText(/^LLM call .+ — writing…$/).or(page.getByText('(still writing)')).first()).toBeVisible();
   const partial = page.getByLabel(/^Answer so far/);
   await expect(partial).toHaveText(/\S/);
   const early = (await partial.textContent()) ?? '';

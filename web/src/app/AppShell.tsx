@@ -195,6 +195,7 @@ export function AppShell() {
             open={open}
             onClose={() => setOpen(false)}
             ModalProps={{ keepMounted: true }}
+            slotProps={{ paper: { 'aria-label': 'Navigation' } }}
             sx={{ '& .MuiDrawer-paper': { width: DRAWER_WIDTH, boxSizing: 'border-box' } }}
           >
             {drawer}

@@ -7,7 +7,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 function Block({ title, children }: { title: string; children: React.ReactNode }) {
   return (
     <Paper variant="outlined" component="section" sx={{ p: 2, mb: 2 }} aria-label={title}>
-      <Typography variant="h3" gutterBottom>
+      <Typography variant="h3" component="h2" gutterBottom>
         {title}
       </Typography>
       {children}

@@ -94,7 +94,7 @@ function AddWebhook({ agentId, onCreated }: { agentId: string; onCreated: (secre
 
   return (
     <Paper variant="outlined" component="form" noValidate onSubmit={submit} aria-label="Add a webhook" sx={{ p: 2, mb: 3 }}>
-      <Typography variant="h3" gutterBottom>
+      <Typography variant="h3" component="h2" gutterBottom>
         Add a webhook
       </Typography>
       <FormAlert message={form.formError} />

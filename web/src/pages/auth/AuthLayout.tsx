@@ -8,16 +8,22 @@ export function AuthLayout({ title, children, footer }: { title: string; childre
   }, [title]);
   return (
     <Box sx={{ minHeight: '100vh', display: 'flex', flexDirection: 'column', alignItems: 'center', px: 2, py: { xs: 3, sm: 8 } }}>
-      <Typography component="p" sx={{ fontWeight: 700, fontSize: '1.25rem', mb: 2 }}>
-        Agentic
-      </Typography>
+      <Box component="header">
+        <Typography component="p" sx={{ fontWeight: 700, fontSize: '1.25rem', mb: 2 }}>
+          Agentic
+        </Typography>
+      </Box>
       <Paper component="main" id="main" variant="outlined" sx={{ width: '100%', maxWidth: 460, p: { xs: 2.5, sm: 4 } }}>
         <Typography variant="h1" id="page-title" tabIndex={-1} gutterBottom sx={{ outline: 'none' }}>
           {title}
         </Typography>
         {children}
       </Paper>
-      {footer && <Box sx={{ mt: 2, textAlign: 'center' }}>{footer}</Box>}
+      {footer && (
+        <Box component="footer" sx={{ mt: 2, textAlign: 'center' }}>
+          {footer}
+        </Box>
+      )}
     </Box>
   );
 }

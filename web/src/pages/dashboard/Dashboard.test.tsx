@@ -75,6 +75,14 @@ describe('dashboard', () => {
     expect(await within(usageRegion).findByRole('alert')).toHaveTextContent('Something broke.');
   });
 
+  it('says there is no usage yet instead of drawing an empty chart', async () => {
+    server.use(http.get('*/v1/usage/daily', () => HttpResponse.json(usage.map((row) => ({ ...row, calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 })))));
+    renderApp('/');
+    const usageRegion = await screen.findByRole('region', { name: 'Usage per day' });
+    expect(await within(usageRegion).findByText(/No LLM calls in these days yet/)).toBeInTheDocument();
+    expect(within(usageRegion).queryByRole('switch', { name: 'Show as table' })).not.toBeInTheDocument();
+  });
+
   it('greets a member who cannot read tasks without empty widgets', async () => {
     server.use(http.get('*/v1/me', () => HttpResponse.json(makeMe({ permissions: ['agents:read', 'org:read'] }))));
     renderApp('/');

@@ -210,6 +210,8 @@ export function Dashboard() {
                 <LoadingState />
               ) : usage.isError ? (
                 <ErrorState error={usage.error} onRetry={() => void usage.refetch()} />
+              ) : usage.data.every((day) => day.calls + day.input_tokens + day.output_tokens === 0) ? (
+                <Typography sx={{ mt: 2 }}>No LLM calls in these days yet: run an agent and its tokens and cost show here.</Typography>
               ) : (
                 <Suspense fallback={<LoadingState label="Drawing the chart…" />}>
                   <UsageChart data={usage.data} />

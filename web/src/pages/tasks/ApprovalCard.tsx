@@ -27,7 +27,7 @@ export function ApprovalCard({ approval, canDecide }: { approval: ApprovalOut; c
       sx={{ p: 2, mb: 2, borderColor: pending ? 'warning.main' : undefined, borderWidth: pending ? 2 : 1 }}
     >
       <Stack direction="row" sx={{ justifyContent: 'space-between', alignItems: 'center', gap: 1, flexWrap: 'wrap' }}>
-        <Typography variant="h3" id={headingId}>
+        <Typography variant="h3" component="h2" id={headingId}>
           {pending ? 'Approval needed: ' : 'Approval: '}
           <Box component="span" sx={{ fontFamily: 'monospace' }}>
             {approval.tool}

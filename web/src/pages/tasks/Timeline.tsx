@@ -48,6 +48,36 @@ export function llmFacts(step: StepOut): LlmFacts | null {
   };
 }
 
+const TRUNCATED = /… \[truncated: (\d+) more characters\]$/;
+
+/**
+ * A tool step's stored output is the result plus `content`, the JSON text the model was shown. Showing both
+ * repeats the result; the text matters only when it was cut to the size limit.
+ */
+export function toolResult(output: unknown): { result: unknown; omittedChars: number | null } {
+  if (!isObject(output) || !('content' in output)) return { result: output, omittedChars: null };
+  const { content, ...result } = output;
+  const cut = typeof content === 'string' ? TRUNCATED.exec(content) : null;
+  return { result, omittedChars: cut ? Number(cut[1]) : null };
+}
+
+function ToolResult({ name, output }: { name: string; output: unknown }) {
+  const { result, omittedChars } = toolResult(output);
+  return (
+    <>
+      <Typography variant="body2" sx={{ fontWeight: 600, mt: 1 }}>
+        Result
+      </Typography>
+      <JsonView value={result} label={`Result of ${name}`} />
+      {omittedChars !== null && (
+        <Typography variant="body2" color="text.secondary">
+          The model was shown this result cut short: {formatNumber(omittedChars)} characters left out.
+        </Typography>
+      )}
+    </>
+  );
+}
+
 function Fact({ label, value }: { label: string; value: string }) {
   return (
     <Box component="span" sx={{ whiteSpace: 'nowrap' }}>
@@ -125,14 +155,7 @@ function StepBody({ step, streamed }: { step: StepOut; streamed?: string }) {
           ) : (
             <Typography color="text.secondary">Not stored.</Typography>
           )}
-          {step.output !== null && step.output !== undefined && (
-            <>
-              <Typography variant="body2" sx={{ fontWeight: 600, mt: 1 }}>
-                Result
-              </Typography>
-              <JsonView value={step.output} label={`Result of ${step.name}`} />
-            </>
-          )}
+          {step.output !== null && step.output !== undefined && <ToolResult name={step.name} output={step.output} />}
         </>
       )}
       {(step.kind === 'approval' || step.kind === 'wait') && <WaitBody step={step} />}
