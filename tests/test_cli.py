@@ -11,6 +11,7 @@ from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
 from agentic.db.models import Agent, AgentVersion, Membership, Organization, Role, User
+from agentic.services.setup import check_setup_token, create_first_admin
 from tests.support.processes import agentic_env, run_cli
 
 
@@ -23,7 +24,7 @@ def test_version(tmp_path: Path) -> None:
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run_cli("--help", env=agentic_env(tmp_path))
     assert result.returncode == 0
-    for command in ("serve", "worker", "db", "seed", "version"):
+    for command in ("serve", "worker", "db", "seed", "setup-link", "version"):
         assert command in result.stdout
 
 
@@ -89,6 +90,43 @@ async def _count(session: AsyncSession, model: type[object]) -> int:
 @pytest.mark.usefixtures("backend")
 def test_seed_needs_a_migrated_database(tmp_path: Path, empty_database_url: str) -> None:
     result = run_cli("seed", "--demo", env=agentic_env(tmp_path, empty_database_url))
+    assert result.returncode == 2
+    assert "agentic db upgrade" in result.stderr
+
+
+@pytest.mark.usefixtures("backend")
+async def test_setup_link_is_printed_again_until_the_first_account(tmp_path: Path, database_url: str) -> None:
+    secret = "setup-link-test-secret-" + "s" * 20
+    env = agentic_env(
+        tmp_path,
+        database_url,
+        AGENTIC_SECURITY_SECRET_KEY=secret,
+        AGENTIC_SERVER_PUBLIC_URL="https://agents.example.com/",
+    )
+    first = run_cli("setup-link", env=env)
+    assert first.returncode == 0, first.stderr
+    prefix = "https://agents.example.com/setup?token="
+    assert first.stdout.startswith(prefix)
+    # The token the server accepts.
+    check_setup_token(secret_key=secret, token=first.stdout.strip().removeprefix(prefix))
+
+    engine = create_engine(Settings(), url=database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await create_first_admin(
+                session, email="root@example.com", password="a long enough password", organization_name="Org"
+            )
+    finally:
+        await engine.dispose()
+    after = run_cli("setup-link", env=env)
+    assert after.returncode == 1
+    assert after.stdout == ""
+    assert "Already set up" in after.stderr
+
+
+@pytest.mark.usefixtures("backend")
+def test_setup_link_needs_a_migrated_database(tmp_path: Path, empty_database_url: str) -> None:
+    result = run_cli("setup-link", env=agentic_env(tmp_path, empty_database_url))
     assert result.returncode == 2
     assert "agentic db upgrade" in result.stderr
 

@@ -221,6 +221,32 @@ def seed(
     )
 
 
+@app.command("setup-link")
+def setup_link() -> None:
+    """Print the first-run setup link again while no account exists (e.g. once the logs are gone)."""
+    from agentic.resources import Resources
+    from agentic.services import setup
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        resources = Resources.open(settings)
+        try:
+            await _check_schema(resources)
+            async with resources.sessions() as session:
+                if not await setup.needs_setup(session):
+                    return None
+            return setup.setup_link(public_url=settings.public_url, secret_key=resources.secret_key)
+        finally:
+            await resources.close()
+
+    link = asyncio.run(run())
+    if link is None:
+        console.print("Already set up: an account exists, and the setup link no longer works.")
+        raise typer.Exit(1)
+    typer.echo(link)
+
+
 async def _check_schema(resources: Resources) -> None:
     from agentic.db import migrate
 

@@ -1,13 +1,29 @@
 /**
- * End-to-end tests of the web UI in a real browser (Debian's Chromium), against a real `agentic serve` that
- * this config starts on the embedded default: SQLite in a fresh temporary data directory, in-process workers,
- * the mock LLM, mail written to `<data dir>/outbox/`. The UI must be built first (`make e2e` does it).
+ * End-to-end tests of the web UI in a real browser (Debian's Chromium), against real `agentic serve` processes
+ * that this config starts on the embedded default: SQLite in a fresh temporary data directory, in-process
+ * workers, the mock LLM, mail written to `<data dir>/outbox/`. The UI must be built first (`make e2e` does it).
  */
 import { defineConfig } from '@playwright/test';
 import path from 'node:path';
-import { ADMIN, BASE_URL, CHROMIUM, DATA_DIR, PORT, REPO_DIR, STORAGE_STATE } from './support/env';
+import { ADMIN, BASE_URL, CHROMIUM, DATA_DIR, REPO_DIR, SETUP_DATA_DIR, SETUP_URL, STORAGE_STATE, serverEnv } from './support/env';
 
 const CI = Boolean(process.env.CI);
+
+/** `agentic serve` on the embedded default in `dataDir`, whatever the calling shell has configured. */
+function server(url: string, dataDir: string, admin: Record<string, string>) {
+  return {
+    command: `"${path.join(REPO_DIR, '.venv/bin/agentic')}" serve --host 127.0.0.1 --port ${new URL(url).port}`,
+    // Not the repository: a `.env` file there must not change the server under test.
+    cwd: dataDir,
+    url: `${url}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 10_000 },
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    env: { ...serverEnv(url, dataDir), AGENTIC_ADMIN_EMAIL: '', AGENTIC_ADMIN_PASSWORD: '', ...admin },
+  };
+}
 
 export default defineConfig({
   testDir: './tests',
@@ -52,34 +68,11 @@ export default defineConfig({
     { name: 'setup', testMatch: /auth\.setup\.ts$/ },
     { name: 'journey', testMatch: /journey\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
     { name: 'screens', testMatch: /screens\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
+    { name: 'operations', testMatch: /operations\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
+    { name: 'first-run', testMatch: /first-run\.spec\.ts$/, use: { baseURL: SETUP_URL } },
   ],
 
-  webServer: {
-    command: `"${path.join(REPO_DIR, '.venv/bin/agentic')}" serve --host 127.0.0.1 --port ${PORT}`,
-    // Not the repository: a `.env` file there must not change the server under test.
-    cwd: DATA_DIR,
-    url: `${BASE_URL}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      AGENTIC_ENV: 'dev',
-      AGENTIC_DATA_DIR: DATA_DIR,
-      // The embedded default, whatever the calling shell has configured.
-      AGENTIC_DATABASE_URL: '',
-      AGENTIC_REDIS_URL: '',
-      AGENTIC_SMTP_HOST: '',
-      // The SSRF guard stays whole: the tests' tool call to 169.254.169.254 must be refused, not sent.
-      AGENTIC_TOOLS_ALLOW_PRIVATE_NETWORKS: '[]',
-      AGENTIC_SERVER_PUBLIC_URL: BASE_URL,
-      // First-run setup done from the environment; the e2e user then signs up like anyone else.
-      AGENTIC_ADMIN_EMAIL: ADMIN.email,
-      AGENTIC_ADMIN_PASSWORD: ADMIN.password,
-      AGENTIC_WORKER_SHUTDOWN_GRACE_S: '2',
-      AGENTIC_LOG_LEVEL: 'WARNING',
-      AGENTIC_LOG_FORMAT: 'console',
-    },
-  },
+  // The journey's server (administrator created from the environment), and a second fresh one that is left
+  // for the first-run setup test to set up through the browser.
+  webServer: [server(BASE_URL, DATA_DIR, { AGENTIC_ADMIN_EMAIL: ADMIN.email, AGENTIC_ADMIN_PASSWORD: ADMIN.password }), server(SETUP_URL, SETUP_DATA_DIR, {})],
 });

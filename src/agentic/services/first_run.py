@@ -8,7 +8,7 @@ from agentic.db import migrate
 from agentic.errors import AgenticError, ConfigurationError
 from agentic.logging import get_logger
 from agentic.resources import Resources
-from agentic.services.setup import AlreadySetUp, create_first_admin, needs_setup, setup_token
+from agentic.services.setup import AlreadySetUp, create_first_admin, needs_setup, setup_link
 
 log = get_logger("agentic.first_run")
 
@@ -47,11 +47,12 @@ async def run_first_start(resources: Resources) -> None:
                 raise ConfigurationError(f"AGENTIC_ADMIN_* settings rejected: {exc.message}") from exc
         log.info("first_run.admin_created", email=created.email, organization_id=str(created.organization_id))
         return
-    link = f"{settings.public_url}/setup?token={setup_token(resources.secret_key)}"
+    link = setup_link(public_url=settings.public_url, secret_key=resources.secret_key)
     # Printed plainly as well as logged: this is the one line a new user must find in the output.
     print(  # noqa: T201
         f"\n  First run: create the administrator account at\n    {link}\n"
-        "  (or set AGENTIC_ADMIN_EMAIL and AGENTIC_ADMIN_PASSWORD and restart)\n",
+        "  (or set AGENTIC_ADMIN_EMAIL and AGENTIC_ADMIN_PASSWORD and restart;"
+        " `agentic setup-link` prints this link again)\n",
         file=sys.stderr,
         flush=True,
     )

@@ -55,6 +55,11 @@ def setup_token(secret_key: str) -> str:
     return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
 
+def setup_link(*, public_url: str, secret_key: str) -> str:
+    """The first-run setup page's address with the installation's token."""
+    return f"{public_url}/setup?token={setup_token(secret_key)}"
+
+
 def check_setup_token(*, secret_key: str, token: str) -> None:
     """Raise `InvalidSetupToken` unless `token` is the installation's setup token (constant-time compare)."""
     if not hmac.compare_digest(setup_token(secret_key).encode(), token.encode()):

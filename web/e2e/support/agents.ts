@@ -30,6 +30,8 @@ export interface AgentSpec {
   description: string;
   options: Record<string, unknown>;
   tools: ToolSpec[];
+  /** Run policies by their field label, e.g. `{ 'Max attempts': '1' }`. */
+  policies?: Record<string, string>;
 }
 
 export const uuidIn = (url: string) => {
@@ -37,6 +39,12 @@ export const uuidIn = (url: string) => {
   if (!id) throw new Error(`no id in ${url}`);
   return id;
 };
+
+/** The short form of a task id the UI shows (its last 8 characters). */
+export const shortId = (id: string) => id.slice(-8);
+
+/** The task inspector's state chip (a status region, so a change is announced). */
+export const taskState = (page: Page) => page.getByRole('status', { name: 'Task state' });
 
 /** Open the editor from the agents list and fill it in (without saving). */
 export async function fillAgentEditor(page: Page, spec: AgentSpec): Promise<void> {
@@ -64,6 +72,9 @@ export async function fillAgentEditor(page: Page, spec: AgentSpec): Promise<void
     if (tool.needsApproval) {
       await entry.getByRole('switch', { name: 'Every call waits for a person’s approval' }).check();
     }
+  }
+  for (const [label, value] of Object.entries(spec.policies ?? {})) {
+    await form.getByRole('textbox', { name: label, exact: true }).fill(value);
   }
 }
 

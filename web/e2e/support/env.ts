@@ -19,6 +19,30 @@ export const BASE_URL = `http://127.0.0.1:${PORT}`;
 /** A fresh directory per run (set AGENTIC_E2E_DATA_DIR to choose it; it must be empty). */
 export const DATA_DIR = (process.env.AGENTIC_E2E_DATA_DIR ??= mkdtempSync(path.join(tmpdir(), 'agentic-e2e-')));
 
+/** The second server, left without an account for the first-run setup test: port E2E_PORT + 1. */
+export const SETUP_URL = `http://127.0.0.1:${PORT + 1}`;
+export const SETUP_DATA_DIR = (process.env.AGENTIC_E2E_SETUP_DATA_DIR ??= mkdtempSync(path.join(tmpdir(), 'agentic-e2e-setup-')));
+
+/** The environment of a server under test (and of `agentic` commands run against its data). */
+export function serverEnv(url: string, dataDir: string): Record<string, string> {
+  return {
+    AGENTIC_ENV: 'dev',
+    AGENTIC_DATA_DIR: dataDir,
+    // The embedded default, whatever the calling shell has configured.
+    AGENTIC_DATABASE_URL: '',
+    AGENTIC_REDIS_URL: '',
+    AGENTIC_SMTP_HOST: '',
+    // The SSRF guard stays whole: the tests' tool call to 169.254.169.254 must be refused, not sent.
+    AGENTIC_TOOLS_ALLOW_PRIVATE_NETWORKS: '[]',
+    AGENTIC_SERVER_PUBLIC_URL: url,
+    AGENTIC_WORKER_SHUTDOWN_GRACE_S: '2',
+    // One retry of a failed model call (default 3), so the dead-letter test's scripted failures are few.
+    AGENTIC_LLM_MAX_RETRIES: '1',
+    AGENTIC_LOG_LEVEL: 'WARNING',
+    AGENTIC_LOG_FORMAT: 'console',
+  };
+}
+
 /** The Debian package's browser: Playwright's own browser downloads are never used. */
 export const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 

@@ -92,7 +92,28 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
 }
 
 /**
- * Check a screen at both widths: wait for it, scan it with axe, save a full-page screenshot.
+ * The page must fit the viewport's width: a layout that scrolls sideways on a phone is broken (a wide table
+ * scrolls inside its own box instead). Names the elements that stick out, outermost first.
+ */
+export async function expectNoSideways(page: Page, screen: string): Promise<void> {
+  const outside = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width) return [];
+    const sticking = [...document.querySelectorAll('body *')].filter((element) => {
+      const box = element.getBoundingClientRect();
+      return box.width > 0 && box.right > width + 1;
+    });
+    return sticking
+      .filter((element) => !sticking.some((other) => other !== element && other.contains(element) && other.tagName !== 'BODY'))
+      .slice(0, 5)
+      .map((element) => `${element.outerHTML.slice(0, 160)}… (right edge ${Math.round(element.getBoundingClientRect().right)} px)`);
+  });
+  expect.soft(outside, `${screen}: the page scrolls sideways`).toEqual([]);
+}
+
+/**
+ * Check a screen at both widths: wait for it, scan it with axe, check it fits the width, save a full-page
+ * screenshot.
  *
  * @param name File name stem, e.g. `task-inspector`.
  * @param options.ready What shows the screen is there (default: the page's `h1`; a dialog for dialog screens).
@@ -105,6 +126,7 @@ export async function checkScreen(page: Page, name: string, options: { ready?: L
       await page.setViewportSize(size);
       await waitForScreen(page, options.ready);
       await expectAccessible(page, `${name}-${label}`);
+      await expectNoSideways(page, `${name}-${label}`);
       // Fixed and sticky bars are drawn where the viewport is: capture from the top.
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: path.join(SCREENSHOTS_DIR, `${name}-${label}.png`), fullPage: true, animations: 'disabled' });

@@ -7,6 +7,7 @@ import { expect, test as setup } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BASE_URL, STORAGE_STATE, USER } from '../support/env';
+import { signIn } from '../support/auth';
 import { linkIn, waitForMail } from '../support/mail';
 
 setup('sign up, verify the address from the mail, sign in', async ({ page }) => {
@@ -27,9 +28,7 @@ setup('sign up, verify the address from the mail, sign in', async ({ page }) => 
   await setup.step('signing in before verifying is refused', async () => {
     await page.getByRole('link', { name: 'Go to sign in' }).click();
     const form = page.getByRole('form', { name: 'Sign in' });
-    await form.getByRole('textbox', { name: 'Email' }).fill(USER.email);
-    await form.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
-    await form.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, USER);
     await expect(form.getByRole('alert')).toContainText(/verif/i);
     await expect(form.getByRole('button', { name: 'Send a new verification link' })).toBeVisible();
   });
@@ -53,10 +52,7 @@ setup('sign up, verify the address from the mail, sign in', async ({ page }) => 
   await setup.step('sign in', async () => {
     await page.getByRole('link', { name: 'Sign in' }).click();
     await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible();
-    const form = page.getByRole('form', { name: 'Sign in' });
-    await form.getByRole('textbox', { name: 'Email' }).fill(USER.email);
-    await form.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
-    await form.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, USER);
     await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
     await expect(page.getByRole('button', { name: `Account: ${USER.email}` })).toBeVisible();
   });

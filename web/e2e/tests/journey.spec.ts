@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { BASE_URL, USER } from '../support/env';
-import { FINAL_ANSWER, METADATA_URL, SCRIPT_OPTIONS, fillAgentEditor, runAgent, saveNewAgent, uuidIn, type AgentSpec } from '../support/agents';
+import { FINAL_ANSWER, METADATA_URL, SCRIPT_OPTIONS, fillAgentEditor, runAgent, saveNewAgent, shortId, taskState, uuidIn, type AgentSpec } from '../support/agents';
 import { checkScreen, settle } from '../support/screens';
 import { recall, remember } from '../support/state';
 
@@ -23,7 +23,6 @@ const GATED: AgentSpec = {
   tools: [{ name: 'http_request', menuLabel: 'HTTP request', needsApproval: true }],
 };
 
-const shortId = (id: string) => id.slice(-8);
 
 declare global {
   interface Window {
@@ -42,12 +41,6 @@ function recordStreamedText() {
     }
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
-
-/**
- * The task's state: the chip under the title, the first state word on the page (the steps' chips come later).
- * The chip has no accessible name tying it to "task state" (reported as a UI gap).
- */
-const taskState = (page: Page) => page.getByRole('main').getByText(/^(queued|running|waiting|succeeded|failed|cancelled|dead)$/).first();
 
 const steps = (page: Page) => page.getByRole('list', { name: 'Steps' }).getByRole('listitem');
 

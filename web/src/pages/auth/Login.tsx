@@ -58,7 +58,8 @@ export function Login() {
     >
       {info.data?.needs_setup && (
         <Alert severity="info" role="note" sx={{ mb: 2 }}>
-          This installation has no administrator yet. Open the one-time setup link printed in the server log.
+          This installation has no administrator yet. Open the one-time setup link printed in the server log (
+          <code>agentic setup-link</code> prints it again).
         </Alert>
       )}
       <Box component="form" noValidate onSubmit={onSubmit} aria-label="Sign in">

@@ -50,8 +50,9 @@ export function Setup() {
         <SetupForm token={token} onCreated={setCreated} />
       ) : (
         <Typography>
-          Setup needs the one-time setup link that the server prints in its log on first start. Open that link (it
-          looks like <code>/setup?token=…</code>) to create the first administrator account.
+          Setup needs the one-time setup link that the server prints in its log on first start (or run{' '}
+          <code>agentic setup-link</code> on the server to print it again). Open that link (it looks like{' '}
+          <code>/setup?token=…</code>) to create the first administrator account.
         </Typography>
       )}
     </AuthLayout>

@@ -57,6 +57,8 @@ describe('live streaming', () => {
       }),
     );
     renderApp(`/tasks/${TASK_ID}`);
+    // The state is a status region: its change to "succeeded" is announced.
+    expect(await screen.findByRole('status', { name: 'Task state' })).toHaveTextContent('running');
 
     // Before the step is checkpointed, its text grows as token batches arrive.
     const soFar = await screen.findByLabelText('Answer so far of llm-1');
@@ -64,6 +66,7 @@ describe('live streaming', () => {
     expect(await screen.findByText('Hello there', { selector: 'pre' })).toBeInTheDocument();
     expect(accept[0]).toBe('text/event-stream');
     expect(await screen.findByText('Finished')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByRole('status', { name: 'Task state' })).toHaveTextContent('succeeded'));
     const timeline = screen.getByRole('list', { name: 'Steps' });
     await waitFor(() => expect(within(timeline).getByText('mock:echo')).toBeInTheDocument());
     expect(within(timeline).getByText(/15 tokens · \$0\.0012/)).toBeInTheDocument();
@@ -185,6 +188,46 @@ describe('acting on a task', () => {
     await waitFor(() => expect(router.state.location.pathname).toBe(`/tasks/${retryId}`));
     expect(body).toEqual({ from_step: 2, agent_version: null });
     expect(await screen.findByRole('link', { name: TASK_ID.slice(-8) })).toBeInTheDocument(); // "Retry of"
+  });
+
+  it('an operator requeues a dead task from its page, which then follows it live again', async () => {
+    let state: TaskOut['state'] = 'dead';
+    let requeued = 0;
+    let streams = 0;
+    server.use(
+      ...taskHandlers(() => makeTask({ state, error: state === 'dead' ? { code: 'provider_unavailable', message: 'mock server error 503' } : null })),
+      http.get(`*/v1/tasks/${TASK_ID}/events`, () => {
+        streams += 1;
+        if (state === 'dead') return sseResponse([makeEvent(1, 'task.failed')]);
+        state = 'succeeded';
+        return sseResponse([makeEvent(2, 'task.started'), makeEvent(3, 'task.succeeded')]);
+      }),
+      http.post(`*/v1/dead-letters/${TASK_ID}/requeue`, () => {
+        requeued += 1;
+        state = 'queued';
+        return HttpResponse.json(makeTask({ state: 'queued' }));
+      }),
+    );
+    const { user } = renderApp(`/tasks/${TASK_ID}`);
+    const taskState = await screen.findByRole('status', { name: 'Task state' });
+    await waitFor(() => expect(taskState).toHaveTextContent('dead'));
+    expect(await screen.findByText('Finished')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Requeue' }));
+    await waitFor(() => expect(screen.getByRole('status', { name: 'Task state' })).toHaveTextContent('succeeded'));
+    expect(requeued).toBe(1);
+    expect(streams).toBe(2);
+    expect(screen.queryByRole('button', { name: 'Requeue' })).not.toBeInTheDocument();
+  });
+
+  it('does not offer requeue to a member without tasks:manage, nor on a task that is not dead', async () => {
+    server.use(
+      http.get('*/v1/me', () => HttpResponse.json(makeMe({ permissions: ['tasks:read', 'tasks:run', 'agents:read'] }))),
+      ...taskHandlers(() => makeTask({ state: 'dead' })),
+      http.get(`*/v1/tasks/${TASK_ID}/events`, () => sseResponse([makeEvent(1, 'task.failed')])),
+    );
+    renderApp(`/tasks/${TASK_ID}`);
+    expect(await screen.findByRole('button', { name: 'Retry' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Requeue' })).not.toBeInTheDocument();
   });
 
   it('lists the task’s files and downloads one', async () => {

@@ -20,12 +20,13 @@ import { useQuery } from '@tanstack/react-query';
 import { useNavigate, useParams } from '@tanstack/react-router';
 import { useMemo, useState } from 'react';
 import { agentQueries } from '../../api/queries/agents';
-import { isTerminal, taskQueries, useCancelTask, useRetryTask } from '../../api/queries/tasks';
+import { isTerminal, taskQueries, useCancelTask, useRequeueDead, useRetryTask } from '../../api/queries/tasks';
 import type { StepOut, TaskOut } from '../../api/types';
 import { usePermissions } from '../../app/auth';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { JsonView } from '../../components/JsonView';
 import { PageHeader } from '../../components/PageHeader';
+import { FormAlert } from '../../components/FormAlert';
 import { StateChip } from '../../components/StateChip';
 import { ErrorState, LoadingState } from '../../components/States';
 import { Time } from '../../components/Time';
@@ -133,6 +134,7 @@ export function TaskInspector() {
   const stream = useTaskStream(taskId);
   const cancel = useCancelTask(taskId);
   const retry = useRetryTask(taskId);
+  const requeue = useRequeueDead();
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [retryFrom, setRetryFrom] = useState<number | null | undefined>(undefined);
   const [rerunning, setRerunning] = useState(false);
@@ -187,14 +189,26 @@ export function TaskInspector() {
           </>
         }
         actions={
-          mayAct && (
+          (mayAct || (data.state === 'dead' && can('tasks:manage'))) && (
             <>
-              {!finished && (
+              {data.state === 'dead' && can('tasks:manage') && (
+                // The same task again with fresh attempts, resuming from its checkpoints (unlike Retry, which
+                // starts a new task); the page follows it live again.
+                <Button
+                  variant="contained"
+                  startIcon={<ReplayIcon />}
+                  loading={requeue.isPending}
+                  onClick={() => requeue.mutate(data.id, { onSuccess: () => stream.reconnect() })}
+                >
+                  Requeue
+                </Button>
+              )}
+              {!finished && mayAct && (
                 <Button color="error" variant="outlined" startIcon={<CancelIcon />} disabled={data.cancel_requested} onClick={() => setConfirmCancel(true)}>
                   {data.cancel_requested ? 'Cancelling…' : 'Cancel'}
                 </Button>
               )}
-              {finished && (
+              {finished && mayAct && (
                 <>
                   <Button variant="outlined" startIcon={<ReplayIcon />} onClick={() => startRetry(null)}>
                     Retry
@@ -209,9 +223,13 @@ export function TaskInspector() {
         }
       />
       <Stack direction="row" sx={{ gap: 1, alignItems: 'center', mb: 2, flexWrap: 'wrap' }}>
-        <StateChip state={data.state} size="medium" />
+        {/* Announced when it changes: someone watching a run hears it finish. */}
+        <span role="status" aria-label="Task state">
+          <StateChip state={data.state} size="medium" />
+        </span>
         <StreamStatus status={stream.status} retryInMs={stream.retryInMs} onReconnect={stream.reconnect} />
       </Stack>
+      <FormAlert message={requeue.isError ? `Could not requeue: ${requeue.error.message}` : null} />
 
       {pendingApprovals.map((approval) => (
         <ApprovalCard key={approval.id} approval={approval} canDecide={mayAct} />
