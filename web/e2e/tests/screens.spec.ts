@@ -90,3 +90,38 @@ test('phone: the navigation is a drawer behind a menu button', async ({ page }) 
   await expect(page.getByRole('heading', { level: 1, name: 'Tasks' })).toBeVisible();
   await expect(nav).toBeHidden();
 });
+
+test('keyboard only: skip link, then a dialog that keeps focus inside and gives it back', async ({ page }) => {
+  await page.goto('/settings/api-keys');
+  // A fresh load leaves focus at the top of the document (only navigating moves it to the new heading).
+  await expect(page.getByRole('heading', { level: 1, name: 'API keys' })).toBeVisible();
+
+  // The first Tab reaches the skip link, shown while focused; Enter moves to the content.
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+
+  // Tab along to the first "Create key" button and open the dialog with Enter.
+  const opener = page.getByRole('button', { name: 'Create key' }).first();
+  for (let presses = 0; presses < 40 && !(await opener.evaluate((element) => element === document.activeElement)); presses += 1) {
+    await page.keyboard.press('Tab');
+  }
+  await expect(opener).toBeFocused();
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: 'Create an API key' });
+  const focusInside = () => dialog.evaluate((element) => element.contains(document.activeElement));
+  // Focus moves into the dialog (onto it: screen readers announce its name), the next Tab reaches the first field…
+  await expect.poll(focusInside).toBe(true);
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByRole('textbox', { name: 'Name' })).toBeFocused();
+  // …and it stays in the dialog however far one tabs.
+  for (let presses = 0; presses < 30; presses += 1) await page.keyboard.press('Tab');
+  expect(await focusInside()).toBe(true);
+  // …and Escape closes it and returns focus to the button that opened it.
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(opener).toBeFocused();
+});
