@@ -27,6 +27,7 @@ it('requeues and discards dead tasks', async () => {
 
   const table = await screen.findByRole('table', { name: 'Dead tasks' });
   expect(within(table).getByText('rate_limited: Provider said 429.')).toBeInTheDocument();
+  expect(within(table).getAllByText(/· 3 attempts$/)[0]).toBeInTheDocument();
   await user.click(within(table).getByRole('button', { name: `Requeue task ${first.id.slice(-8)}` }));
   expect(await screen.findByText(`Task ${first.id.slice(-8)} is queued again.`)).toBeInTheDocument();
 

@@ -1,4 +1,4 @@
-import { Alert, Button, Paper, Stack, Table, TableBody, TableCell, TableContainer, TableHead, TableRow, Typography } from '@mui/material';
+import { Alert, Button, Paper, Stack, Table, TableBody, TableCell, TableContainer, TableHead, TableRow, Typography, useMediaQuery, useTheme } from '@mui/material';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { deadLetterQueries, useDiscardDead, useRequeueDead } from '../../api/queries/tasks';
@@ -26,6 +26,8 @@ export function DeadLetters() {
   const discard = useDiscardDead();
   const { names } = useAgentNames(can('agents:read'));
   const [discarding, setDiscarding] = useState<TaskOut | null>(null);
+  // On a phone the error goes under the task: a column of its own would wrap word by word.
+  const phone = useMediaQuery(useTheme().breakpoints.down('sm'), { noSsr: true });
   const [notice, setNotice] = useState<string | null>(null);
   const items = dead.data?.pages.flatMap((page) => page.items) ?? [];
 
@@ -59,7 +61,7 @@ export function DeadLetters() {
                   <TableHead>
                     <TableRow>
                       <TableCell>Task</TableCell>
-                      <TableCell>Error</TableCell>
+                      {!phone && <TableCell>Error</TableCell>}
                       <TableCell sx={{ display: { xs: 'none', sm: 'table-cell' } }}>Died</TableCell>
                       <TableCell align="right">Actions</TableCell>
                     </TableRow>
@@ -72,10 +74,15 @@ export function DeadLetters() {
                             {shortId(task.id)}
                           </RouterLink>
                           <Typography variant="body2" color="text.secondary">
-                            {names.get(task.agent_id) ?? shortId(task.agent_id)} · {task.attempt} attempts
+                            {names.get(task.agent_id) ?? shortId(task.agent_id)} · {task.attempt} {task.attempt === 1 ? 'attempt' : 'attempts'}
                           </Typography>
+                          {phone && (
+                            <Typography variant="body2" sx={{ overflowWrap: 'anywhere', mt: 0.5 }}>
+                              {errorText(task)}
+                            </Typography>
+                          )}
                         </TableCell>
-                        <TableCell sx={{ overflowWrap: 'anywhere', maxWidth: 420 }}>{errorText(task)}</TableCell>
+                        {!phone && <TableCell sx={{ overflowWrap: 'anywhere', maxWidth: 420 }}>{errorText(task)}</TableCell>}
                         <TableCell sx={{ display: { xs: 'none', sm: 'table-cell' } }}>
                           <Time value={task.finished_at ?? task.created_at} />
                         </TableCell>
