@@ -6,6 +6,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { linkIn, waitForMail } from '../support/mail';
+import { USER } from '../support/env';
 import { checkScreen } from '../support/screens';
 
 test.describe('signed out', () => {
@@ -124,4 +125,18 @@ test('keyboard only: skip link, then a dialog that keeps focus inside and gives 
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
   await expect(opener).toBeFocused();
+});
+
+test('the account menu: opened by keyboard, accessible, closed with Escape', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
+  const button = page.getByRole('button', { name: `Account: ${USER.email}` });
+  await button.focus();
+  await page.keyboard.press('Enter');
+  const menu = page.getByRole('menu');
+  await expect(menu.getByRole('menuitem', { name: 'Sign out', exact: true })).toBeVisible();
+  await checkScreen(page, 'account-menu', { ready: menu });
+  await page.keyboard.press('Escape');
+  await expect(menu).toBeHidden();
+  await expect(button).toBeFocused();
 });
