@@ -366,6 +366,10 @@ async def _create_mcp(_world: World, _caller: Account) -> tuple[str, Any]:
     }
 
 
+async def _schedule_preview(_world: World, _caller: Account) -> tuple[str, Any]:
+    return "/v1/schedules/preview", {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
+
+
 async def _render_draft(_world: World, _caller: Account) -> tuple[str, Any]:
     return "/v1/agents/render", {"system_prompt": "Hi", "input": {}}
 
@@ -457,6 +461,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/agents/{agent_id}/render"): _own_agent("/render", {"input": {"message": "hi"}}),
     ("GET", "/v1/schedules"): _org("/v1/schedules"),
     ("POST", "/v1/schedules"): _create_schedule,
+    ("POST", "/v1/schedules/preview"): _schedule_preview,
     ("GET", "/v1/schedules/{schedule_id}"): _own_schedule(),
     ("PATCH", "/v1/schedules/{schedule_id}"): _own_schedule({"enabled": False}),
     ("DELETE", "/v1/schedules/{schedule_id}"): _own_schedule(),

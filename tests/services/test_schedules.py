@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from typing import Any
 
 import httpx
@@ -231,3 +232,50 @@ async def test_schedules_over_http(client: httpx.AsyncClient, db: AsyncSession, 
     assert enabled.json()["cron"] == "0 * * * *"
     assert (await client.delete(url, headers=owner.headers)).status_code == 204
     assert (await client.get(url, headers=owner.headers)).status_code == 404
+
+
+def test_next_fires_lists_consecutive_runs_across_a_clock_change() -> None:
+    # Paris leaves summer time on 25 October 2026: 09:00 local is 07:00 UTC before, 08:00 UTC after.
+    runs = schedules.next_fires("0 9 * * *", "Europe/Paris", dt.datetime(2026, 10, 24, 12, 0, tzinfo=UTC), 3)
+    assert runs == [
+        dt.datetime(2026, 10, 25, 8, 0, tzinfo=UTC),
+        dt.datetime(2026, 10, 26, 8, 0, tzinfo=UTC),
+        dt.datetime(2026, 10, 27, 8, 0, tzinfo=UTC),
+    ]
+    monday = schedules.next_fires("0 9 * * 1", "UTC", dt.datetime(2026, 11, 24, tzinfo=UTC), 2)
+    assert [run.weekday() for run in monday] == [0, 0]
+    assert monday[1] - monday[0] == dt.timedelta(days=7)
+
+
+async def test_previewing_an_expression_over_http(
+    client: httpx.AsyncClient, db: AsyncSession, resources: Resources
+) -> None:
+    org = await make_org(db, "Preview")
+    member = await make_account(db, resources, org=org, role=Role.USER)
+    before = utcnow()
+    preview = await client.post(
+        "/v1/schedules/preview",
+        json={"cron": "*/15 * * * *", "timezone": "Asia/Kolkata", "count": 4},
+        headers=member.headers,
+    )
+    assert preview.status_code == 200, preview.text
+    runs = [dt.datetime.fromisoformat(run) for run in preview.json()["runs"]]
+    assert len(runs) == 4
+    assert before < runs[0] <= before + dt.timedelta(minutes=15)
+    assert all(later - earlier == dt.timedelta(minutes=15) for earlier, later in itertools.pairwise(runs))
+    assert all(run.minute % 15 == 0 for run in runs)  # Kolkata is UTC+05:30: quarter hours still line up
+
+    default = await client.post("/v1/schedules/preview", json={"cron": "0 * * * *"}, headers=member.headers)
+    assert len(default.json()["runs"]) == 5  # five runs, in UTC, by default
+    for body, field in (
+        ({"cron": "0 0 30 2 *"}, "cron"),
+        ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "timezone"),
+    ):
+        refused = await client.post("/v1/schedules/preview", json=body, headers=member.headers)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["details"] == [{"loc": ["body", field]}]
+    too_many = await client.post(
+        "/v1/schedules/preview", json={"cron": "* * * * *", "count": 1000}, headers=member.headers
+    )
+    assert too_many.status_code == 422
+    assert (await client.post("/v1/schedules/preview", json={"cron": "* * * * *"})).status_code == 401

@@ -30,6 +30,20 @@ class ScheduleCreate(Schema):
     enabled: bool = True
 
 
+class SchedulePreview(Schema):
+    """Body of `POST /v1/schedules/preview`: an expression not saved yet."""
+
+    cron: str = _CRON
+    timezone: str = Field(default="UTC", max_length=64, description=_TIMEZONE.description)
+    count: int = Field(default=5, ge=1, le=20, description="How many of the next runs.")
+
+
+class SchedulePreviewOut(BaseModel):
+    """When an expression would fire next, in UTC."""
+
+    runs: list[dt.datetime]
+
+
 class ScheduleUpdate(Schema):
     """Body of `PATCH /v1/schedules/{schedule_id}`: only the fields given change."""
 

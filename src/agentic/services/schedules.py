@@ -60,6 +60,15 @@ def next_fire(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
     return fired.astimezone(dt.UTC)
 
 
+def next_fires(cron: str, timezone: str, after: dt.datetime, count: int) -> list[dt.datetime]:
+    """The next `count` fire times after `after`, as `next_fire` finds them (same checks and errors)."""
+    runs: list[dt.datetime] = []
+    for _ in range(count):
+        after = next_fire(cron, timezone, runs[-1] if runs else after)
+        runs.append(after)
+    return runs
+
+
 async def create_schedule(
     session: AsyncSession,
     *,

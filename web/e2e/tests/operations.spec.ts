@@ -73,6 +73,10 @@ test('an agent’s versions (diff), schedules and webhooks', async ({ page }) =>
   await dialog.getByRole('textbox', { name: /^Name/ }).fill('Monday report');
   await dialog.getByRole('textbox', { name: /^Cron expression/ }).fill('0 9 * * 1');
   await dialog.getByRole('textbox', { name: /^message/ }).fill('Report on last week.');
+  // The next three runs, computed by the server for the expression as typed: Mondays, 09:00 UTC.
+  const runs = dialog.getByRole('status').getByRole('listitem');
+  await expect(runs).toHaveCount(3);
+  for (const run of await runs.all()) await expect(run).toHaveText(/^Mon.*09:00/);
   await checkScreen(page, 'schedule-dialog', { ready: dialog });
   await dialog.getByRole('button', { name: 'Create schedule' }).click();
   await expect(dialog).toBeHidden();

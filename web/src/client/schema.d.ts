@@ -1108,6 +1108,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/schedules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview when a cron expression fires
+         * @description The next runs of an expression in a time zone, before it is saved (checked as saving checks it).
+         */
+        post: operations["preview_schedule_v1_schedules_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/schedules/{schedule_id}": {
         parameters: {
             query?: never;
@@ -2991,6 +3011,37 @@ export interface components {
             priority: number;
             /** Timezone */
             timezone: string;
+        };
+        /**
+         * SchedulePreview
+         * @description Body of `POST /v1/schedules/preview`: an expression not saved yet.
+         */
+        SchedulePreview: {
+            /**
+             * Count
+             * @description How many of the next runs.
+             * @default 5
+             */
+            count: number;
+            /**
+             * Cron
+             * @description Five-field cron expression (minute hour day-of-month month weekday), e.g. `*\/15 * * * *`.
+             */
+            cron: string;
+            /**
+             * Timezone
+             * @description IANA time zone the expression is read in, e.g. `Europe/Paris`.
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * SchedulePreviewOut
+         * @description When an expression would fire next, in UTC.
+         */
+        SchedulePreviewOut: {
+            /** Runs */
+            runs: string[];
         };
         /**
          * ScheduleUpdate
@@ -6738,6 +6789,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    preview_schedule_v1_schedules_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchedulePreview"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreviewOut"];
                 };
             };
             /** @description Unprocessable Entity */

@@ -27,6 +27,7 @@ export const handlers = [
   http.post('*/v1/agents/render', async ({ request }) => HttpResponse.json(renderDraft((await request.json()) as RenderDraftIn))),
   http.get('*/v1/tools', () => HttpResponse.json(makeTools())),
   http.get('*/v1/schedules', () => HttpResponse.json([])),
+  http.post('*/v1/schedules/preview', () => HttpResponse.json({ runs: ['2026-01-16T08:00:00Z', '2026-01-17T08:00:00Z', '2026-01-18T08:00:00Z'] })),
   http.get('*/v1/tasks', () => HttpResponse.json({ items: [], next_cursor: null })),
   http.get('*/v1/approvals', () => HttpResponse.json({ items: [], next_cursor: null })),
   http.get('*/v1/tasks/:taskId/steps', () => HttpResponse.json([])),

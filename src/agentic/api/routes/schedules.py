@@ -11,8 +11,15 @@ from agentic.api.deps import SessionDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
 from agentic.db.models import Schedule
+from agentic.db.types import utcnow
 from agentic.schemas.common import error_responses
-from agentic.schemas.schedules import ScheduleCreate, ScheduleOut, ScheduleUpdate
+from agentic.schemas.schedules import (
+    ScheduleCreate,
+    ScheduleOut,
+    SchedulePreview,
+    SchedulePreviewOut,
+    ScheduleUpdate,
+)
 from agentic.security.permissions import Permission
 from agentic.services import agents as agents_service
 from agentic.services import schedules as service
@@ -76,6 +83,12 @@ async def create_schedule(body: ScheduleCreate, principal: Writer, session: Sess
         enabled=body.enabled,
     )
     return _out(schedule)
+
+
+@router.post("/preview", responses=error_responses(422), summary="Preview when a cron expression fires")
+async def preview_schedule(body: SchedulePreview, _principal: Reader) -> SchedulePreviewOut:
+    """The next runs of an expression in a time zone, before it is saved (checked as saving checks it)."""
+    return SchedulePreviewOut(runs=service.next_fires(body.cron, body.timezone, utcnow(), body.count))
 
 
 @router.get("/{schedule_id}", responses=error_responses(404), summary="Get a cron schedule")

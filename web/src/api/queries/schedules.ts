@@ -9,6 +9,8 @@ export const scheduleKeys = {
   /** The organisation's schedules, or one agent's. */
   list: (agentId?: string) => [...scheduleKeys.lists(), { agent_id: agentId ?? null }] as const,
   detail: (id: string) => [...scheduleKeys.all, 'detail', id] as const,
+  /** When an expression not saved yet would fire. */
+  preview: (cron: string, timezone: string) => [...scheduleKeys.all, 'preview', { cron, timezone }] as const,
 };
 
 export const scheduleQueries = {
@@ -23,6 +25,14 @@ export const scheduleQueries = {
     queryOptions({
       queryKey: scheduleKeys.detail(id),
       queryFn: ({ signal }) => unwrap(api.GET('/v1/schedules/{schedule_id}', { params: { path: { schedule_id: id } }, signal })),
+    }),
+  preview: (cron: string, timezone: string) =>
+    queryOptions({
+      queryKey: scheduleKeys.preview(cron, timezone),
+      queryFn: ({ signal }) => unwrap(api.POST('/v1/schedules/preview', { body: { cron, timezone, count: 3 }, signal })),
+      // The answer depends on the clock: keep it for a minute, and do not retry an expression the server refused.
+      staleTime: 60_000,
+      retry: false,
     }),
 };
 

@@ -13,15 +13,18 @@ import {
   Stack,
   Switch,
   TextField,
+  Typography,
   useMediaQuery,
   useTheme,
 } from '@mui/material';
+import { useQuery } from '@tanstack/react-query';
 import { useId, useMemo, useState, type FormEvent } from 'react';
-import { useCreateSchedule, useUpdateSchedule } from '../../../api/queries/schedules';
+import { scheduleQueries, useCreateSchedule, useUpdateSchedule } from '../../../api/queries/schedules';
 import type { AgentOut, ScheduleOut, ScheduleUpdate } from '../../../api/types';
 import { FormAlert } from '../../../components/FormAlert';
 import { SchemaForm, initialValues, mapInputErrors, toInput, type SchemaValues } from '../../../components/SchemaForm';
-import { localTimeZone } from '../../../components/format';
+import { formatDateTimeZone, localTimeZone } from '../../../components/format';
+import { useDebouncedValue } from '../../../components/useDebouncedValue';
 import { useFormErrors, type Errors } from '../../../components/useFormErrors';
 import { CRON_PRESETS, cronProblem, describeCron } from './cron';
 
@@ -51,6 +54,40 @@ interface ScheduleDialogProps {
   schedule?: ScheduleOut;
   onClose: () => void;
   onSaved: (schedule: ScheduleOut, created: boolean) => void;
+}
+
+/**
+ * The next runs of the expression as typed, computed by the server exactly as a saved schedule is (cron in
+ * the chosen zone, daylight saving included), shown in that zone. Nothing while the expression is incomplete;
+ * the server's refusal (e.g. 30 February) in words.
+ */
+function NextRuns({ cron, timezone, valid }: { cron: string; timezone: string; valid: boolean }) {
+  const expression = useDebouncedValue(cron.trim().replace(/\s+/g, ' '), 400);
+  const zone = timezone || 'UTC';
+  const preview = useQuery({ ...scheduleQueries.preview(expression, zone), enabled: valid && expression !== '' });
+  if (!valid || expression === '' || preview.isPending) return null;
+  return (
+    <Box role="status" sx={{ mb: 1 }}>
+      {preview.isError ? (
+        <Typography variant="body2" color="error">
+          {preview.error.message}
+        </Typography>
+      ) : (
+        <>
+          <Typography variant="body2" sx={{ fontWeight: 600 }}>
+            Next runs
+          </Typography>
+          <Box component="ul" sx={{ m: 0, pl: 2.5 }}>
+            {preview.data.runs.map((run) => (
+              <Typography component="li" variant="body2" key={run}>
+                {formatDateTimeZone(run, zone)}
+              </Typography>
+            ))}
+          </Box>
+        </>
+      )}
+    </Box>
+  );
 }
 
 /**
@@ -169,6 +206,7 @@ export function ScheduleDialog({ agent, schedule, onClose, onSaved }: ScheduleDi
               </Button>
             ))}
           </Stack>
+          <NextRuns cron={cron} timezone={timezone} valid={!cronProblem(cron) && !form.errors.cron} />
           <Autocomplete
             id={form.id('timezone')}
             options={zoneOptions}

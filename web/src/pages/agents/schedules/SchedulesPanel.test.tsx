@@ -10,8 +10,12 @@ import { server } from '../../../test/server';
 
 /** A mock of `/v1/schedules` over a list the test can inspect. */
 function scheduleApi(initial: ScheduleOut[] = []) {
-  const state = { schedules: [...initial], created: [] as ScheduleCreate[], patched: [] as ScheduleUpdate[], deleted: [] as string[] };
+  const state = { schedules: [...initial], created: [] as ScheduleCreate[], patched: [] as ScheduleUpdate[], deleted: [] as string[], previewed: [] as unknown[] };
   server.use(
+    http.post('*/v1/schedules/preview', async ({ request }) => {
+      state.previewed.push(await request.json());
+      return HttpResponse.json({ runs: ['2026-01-16T08:00:00Z', '2026-01-16T08:15:00Z'] });
+    }),
     http.get(`*/v1/agents/${AGENT_ID}`, () => HttpResponse.json(makeAgent())),
     http.get('*/v1/schedules', ({ request }) => {
       expect(new URL(request.url).searchParams.get('agent_id')).toBe(AGENT_ID);
@@ -102,6 +106,12 @@ describe('the agent’s schedules', () => {
     expect(zone).toHaveValue('UTC'); // the browser's zone
     await fill(user, zone, 'Europe/Ber');
     await user.click(await screen.findByRole('option', { name: 'Europe/Berlin' }));
+    // The next runs, computed by the server for the expression and zone as typed, shown in that zone.
+    const runs = await within(dialog).findByRole('list');
+    expect(within(runs).getAllByRole('listitem').map((item) => item.textContent)).toEqual(
+      ['2026-01-16T08:00:00Z', '2026-01-16T08:15:00Z'].map((run) => formatDateTimeZone(run, 'Europe/Berlin')),
+    );
+    expect(api.previewed.at(-1)).toEqual({ cron: '*/15 * * * *', timezone: 'Europe/Berlin', count: 3 });
     await fill(user, within(dialog).getByRole('textbox', { name: /^message/i }), 'Summarise yesterday');
     await fill(user, within(dialog).getByRole('textbox', { name: /^priority/i }), '5');
     await user.click(within(dialog).getByRole('button', { name: 'Create schedule' }));
@@ -121,6 +131,21 @@ describe('the agent’s schedules', () => {
     expect(await screen.findByRole('article', { name: 'Nightly report' })).toBeInTheDocument();
     expect(screen.getByText('Schedule Nightly report created.')).toBeInTheDocument();
     await waitFor(() => expect(open).toHaveFocus()); // back to the opener
+  });
+
+  it('says when the server refuses the expression as typed, before saving', async () => {
+    scheduleApi();
+    server.use(
+      http.post('*/v1/schedules/preview', () =>
+        apiError(422, 'invalid_input', "'0 9 * * 5-1' is not a five-field cron expression.", [{ loc: ['body', 'cron'], message: 'invalid', type: 'invalid' }]),
+      ),
+    );
+    const { user } = renderApp(`/agents/${AGENT_ID}?tab=schedules`);
+    await user.click(await screen.findByRole('button', { name: 'New schedule' }));
+    const dialog = await screen.findByRole('dialog', { name: 'New schedule' });
+    await fill(user, within(dialog).getByRole('textbox', { name: /^cron expression/i }), '0 9 * * 5-1');
+    expect(await within(dialog).findByText("'0 9 * * 5-1' is not a five-field cron expression.")).toBeInTheDocument();
+    expect(within(dialog).queryByText('Next runs')).not.toBeInTheDocument();
   });
 
   it('maps the API’s refusal of an expression onto the cron field', async () => {
