@@ -160,6 +160,8 @@ export function TaskInspector() {
   const finished = isTerminal(data.state);
   const own = data.created_by_id === me.id;
   const mayAct = can('tasks:run') && (own || can('tasks:manage'));
+  // Requeueing a dead task is the operator's act (as in the dead-letter queue), whoever created it.
+  const mayRequeue = data.state === 'dead' && can('tasks:manage');
   const stepList = steps.data ?? [];
   const pendingApprovals = (approvals.data?.items ?? []).filter((item) => item.status === 'pending');
   const pastApprovals = (approvals.data?.items ?? []).filter((item) => item.status !== 'pending');
@@ -189,9 +191,9 @@ export function TaskInspector() {
           </>
         }
         actions={
-          (mayAct || (data.state === 'dead' && can('tasks:manage'))) && (
+          (mayAct || mayRequeue) && (
             <>
-              {data.state === 'dead' && can('tasks:manage') && (
+              {mayRequeue && (
                 // The same task again with fresh attempts, resuming from its checkpoints (unlike Retry, which
                 // starts a new task); the page follows it live again.
                 <Button
