@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from agentic.engine.store import Lease, LeaseLost
 from agentic.logging import get_logger
 from agentic.resources import Resources
 from agentic.services import schedules
+from agentic.tools import sandbox
 from agentic.tracing import trace_id
 from agentic.webhooks.dispatcher import WebhookDispatcher
 from agentic.workers.runtime import Job
@@ -310,8 +312,25 @@ class EngineSource:
             log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
 
 
+def _sandbox_probe(workspaces: Path) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    async def probe(_stopping: asyncio.Event) -> None:
+        # Once, at start: an operator reads why the `python` tool is off in the log now, not in a failed task.
+        status = await sandbox.probe(workspaces)
+        if status.available:
+            log.info("sandbox.ready", workspaces=status.workspaces)
+        else:
+            log.warning("sandbox.unavailable", reason=status.reason, workspaces=status.workspaces)
+
+    return probe
+
+
 def engine_source(resources: Resources) -> EngineSource:
     """The engine source of a process, with every runner it offers (the agent loop included)."""
+    try:
+        workspaces = sandbox.workspace_root(resources.settings.data_dir / "workspaces")
+    except sandbox.SandboxUnavailable as exc:
+        log.warning("sandbox.unavailable", reason=exc.message)
+        workspaces = resources.settings.data_dir / "workspaces"  # every run then reports the same reason
     return EngineSource(
         resources.sessions,
         resources.settings.worker,
@@ -321,13 +340,14 @@ def engine_source(resources: Resources) -> EngineSource:
                 resources.sessions,
                 settings=resources.settings,
                 box=resources.secret_box,
-                workspaces=resources.settings.data_dir / "workspaces",
+                workspaces=workspaces,
             )
         },
         signals=resources.signals,
         companions=[
             WebhookDispatcher(
                 resources.sessions, resources.settings, resources.secret_box, resources.signals
-            ).run
+            ).run,
+            _sandbox_probe(workspaces),
         ],
     )

@@ -6,6 +6,9 @@ Layers, outermost first:
    (``SandboxLimits.host_uid``, default 65534): an escape lands as nobody, and ``RLIMIT_NPROC`` is
    enforced (the kernel ignores it for real uid 0). The sandbox's processes count against that host uid,
    so concurrent runs share the process budget; give each worker slot its own uid to separate them.
+   The drop is util-linux ``setpriv`` exec'd first, not ``subprocess``'s ``user``/``group`` arguments:
+   uvloop, the event loop ``agentic serve`` runs on, refuses those. Because the drop happens before bwrap,
+   the workspace must be reachable by that uid: see ``workspace_root``.
 2. **rlimits** via util-linux ``prlimit`` (exec'd, no ``preexec_fn``): CPU seconds, address space,
    processes, file size, open files, no core dumps. They are inherited by bwrap and the code.
 3. **bubblewrap**: every namespace unshared (no network at all, own pid/ipc/uts/cgroup/user/mount),
@@ -33,6 +36,7 @@ Never bind the service's own venv: it holds the platform's code and dependencies
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
@@ -40,6 +44,7 @@ import signal
 import stat
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,9 +58,13 @@ __all__ = [
     "SandboxError",
     "SandboxLimits",
     "SandboxResult",
+    "SandboxStatus",
     "SandboxUnavailable",
     "build_seccomp_filter",
+    "last_status",
+    "probe",
     "run_python",
+    "workspace_root",
 ]
 
 MiB = 1024 * 1024
@@ -68,7 +77,8 @@ SCRIPT_NAME = "main.py"
 
 _INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`) "
-    "and util-linux `prlimit`; the host must allow user namespaces"
+    "and util-linux (`prlimit`, and `setpriv` when the service runs as root); the host must allow user "
+    "namespaces"
 )
 
 
@@ -303,7 +313,14 @@ def build_seccomp_filter() -> bytes:
 # ------------------------------------------------------------------------------------------ host side
 
 
-def _find_tools() -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Tools:
+    bwrap: str
+    prlimit: str
+    setpriv: str | None  # only needed (and required) when the service runs as root
+
+
+def _find_tools(*, as_root: bool) -> _Tools:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(
@@ -312,9 +329,109 @@ def _find_tools() -> tuple[str, str]:
     prlimit = shutil.which("prlimit")
     if prlimit is None:
         raise SandboxUnavailable(f"the python tool is disabled: `prlimit` was not found; {_INSTALL_HINT}")
+    setpriv = shutil.which("setpriv") if as_root else None
+    if as_root and setpriv is None:
+        raise SandboxUnavailable(
+            "the python tool is disabled: the service runs as root and util-linux `setpriv`, which drops "
+            f"the sandbox to an unprivileged uid, was not found; {_INSTALL_HINT}"
+        )
     if not sys.platform.startswith("linux") or os.uname().machine != "x86_64":
         raise SandboxUnavailable("the python tool's sandbox supports Linux x86_64 only")
-    return bwrap, prlimit
+    return _Tools(bwrap, prlimit, setpriv)
+
+
+def _reaches(path: Path, uid: int, gid: int) -> bool:
+    """Whether `uid`/`gid` (not root) can traverse every directory from `/` down to `path`."""
+    for current in (*reversed(path.parents), path):
+        try:
+            st = os.stat(current)
+        except OSError:
+            return False
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def workspace_root(preferred: Path, limits: SandboxLimits | None = None) -> Path:
+    """Where the `python` tool's per-task workspaces live on this host.
+
+    `preferred` when the sandbox uid can reach it, else a private directory of this process under the
+    system's temporary directory. As root the sandbox runs as an unprivileged uid that must traverse every
+    directory above its workspace (bwrap, already dropped to that uid, binds it). A data directory under
+    ``/root``, in a ``mkdtemp`` or otherwise ``0700`` is common and must not disable the tool, so the
+    workspaces move instead of the service widening the permissions of its data directory (which holds the
+    database and secret key). The private directory is removed when the process exits.
+    """
+    limits = limits or SandboxLimits()
+    preferred = preferred.resolve()
+    if os.geteuid() != 0:
+        return preferred  # bwrap runs as the service's own uid, which owns its data directory
+    parent = preferred.parent
+    if _reaches(parent, limits.host_uid, limits.host_gid):
+        return preferred
+    # mkdtemp: a fresh, root-owned directory no one else could have planted (no symlink race in /tmp).
+    base = Path(tempfile.gettempdir()).resolve()
+    if not _reaches(base, limits.host_uid, limits.host_gid):
+        raise SandboxUnavailable(
+            f"the python tool is disabled: its sandbox runs as uid {limits.host_uid}, which can reach "
+            f"neither {parent} nor the temporary directory {base}; make one of them traversable (o+x)"
+        )
+    root = Path(tempfile.mkdtemp(prefix="agentic-workspaces-", dir=base))
+    root.chmod(0o711)  # the sandbox uid passes through; it cannot list other tasks' workspaces
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStatus:
+    """Whether the `python` tool can run on this host, as the last probe found it."""
+
+    available: bool
+    reason: str | None = None
+    workspaces: str | None = None
+
+
+_status: SandboxStatus | None = None
+
+
+def last_status() -> SandboxStatus | None:
+    """The result of the last `probe` in this process (None before any probe)."""
+    return _status
+
+
+async def probe(workspaces: Path, limits: SandboxLimits | None = None) -> SandboxStatus:
+    """Run a one-line program in the sandbox, exactly as the tool would, and remember whether it worked.
+
+    Start-up calls this so that an operator reads *why* the tool is off (no bwrap, user namespaces refused,
+    an unreachable workspace) in the log at once, not in the first failed task.
+    """
+    global _status  # noqa: PLW0603 - one status per process, read by the tools listing
+    limits = limits or SandboxLimits(wall_seconds=10)
+    workspace = workspaces / f"probe-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        result = await run_python("print('sandbox-ok')", workspace=workspace, limits=limits)
+    except AgenticError as exc:
+        _status = SandboxStatus(False, exc.message, str(workspaces))
+        return _status
+    except OSError as exc:
+        _status = SandboxStatus(False, f"the python tool is disabled: {exc}", str(workspaces))
+        return _status
+    finally:
+        await asyncio.to_thread(shutil.rmtree, workspace, True)
+    if result.stdout.strip() == "sandbox-ok" and result.ok:
+        _status = SandboxStatus(True, None, str(workspaces))
+    else:
+        detail = (result.stderr.strip() or f"exit code {result.exit_code}")[-500:]
+        _status = SandboxStatus(
+            False, f"the python tool is disabled: the sandbox failed: {detail}", str(workspaces)
+        )
+    return _status
 
 
 def _find_interpreter() -> str:
@@ -346,11 +463,24 @@ def _system_binds() -> list[str]:
 
 
 def _bwrap_argv(
-    *, bwrap: str, prlimit: str, python: str, workspace: Path, limits: SandboxLimits, seccomp_fd: int
+    *, tools: _Tools, python: str, workspace: Path, limits: SandboxLimits, seccomp_fd: int
 ) -> list[str]:
     ws = str(workspace)
+    drop = (
+        # Real, effective and saved ids all change, and supplementary groups go: no way back to root.
+        [
+            tools.setpriv,
+            f"--reuid={limits.host_uid}",
+            f"--regid={limits.host_gid}",
+            "--clear-groups",
+            "--",
+        ]
+        if tools.setpriv is not None
+        else []
+    )
     return [
-        prlimit,
+        *drop,
+        tools.prlimit,
         f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}",
         f"--as={limits.memory_bytes}",
         f"--nproc={limits.max_processes}",
@@ -358,7 +488,7 @@ def _bwrap_argv(
         f"--nofile={limits.max_open_files}",
         "--core=0",
         "--",
-        bwrap,
+        tools.bwrap,
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
@@ -578,29 +708,31 @@ async def run_python(
         files_in: Files placed under ``/workspace/in`` (read-only inside); names are relative paths.
 
     Raises:
-        SandboxUnavailable: bwrap/prlimit/a system Python are missing; nothing is run.
+        SandboxUnavailable: bwrap/prlimit/a system Python are missing, or (as root) the sandbox uid cannot
+            reach the workspace; nothing is run.
         SandboxError: An input file name is unsafe.
     """
-    bwrap, prlimit = _find_tools()
-    python = _find_interpreter()
     as_root = os.geteuid() == 0
+    tools = _find_tools(as_root=as_root)
+    python = _find_interpreter()
     if as_root and (limits.host_uid == 0 or limits.host_gid == 0):
         raise SandboxError("the sandbox must not run as host root")
     owner = (limits.host_uid, limits.host_gid) if as_root else None
     if not workspace.is_absolute():
         raise SandboxError("the workspace path must be absolute", details={"workspace": str(workspace)})
+    if as_root and not await asyncio.to_thread(_reaches, workspace.parent, limits.host_uid, limits.host_gid):
+        raise SandboxUnavailable(
+            f"the python tool cannot run: its sandbox uid {limits.host_uid} cannot reach {workspace.parent} "
+            "(use `workspace_root` to choose the workspaces' directory)"
+        )
     await asyncio.to_thread(_prepare_workspace, workspace, code, files_in or {}, owner)
 
-    drop: dict[str, Any] = (
-        {"user": limits.host_uid, "group": limits.host_gid, "extra_groups": []} if as_root else {}
-    )
     seccomp_fd = os.memfd_create("agentic-seccomp", os.MFD_CLOEXEC)
     try:
         os.write(seccomp_fd, build_seccomp_filter())
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
         argv = _bwrap_argv(
-            bwrap=bwrap,
-            prlimit=prlimit,
+            tools=tools,
             python=python,
             workspace=workspace,
             limits=limits,
@@ -617,7 +749,6 @@ async def run_python(
             pass_fds=(seccomp_fd,),
             start_new_session=True,
             close_fds=True,
-            **drop,
         )
     finally:
         os.close(seccomp_fd)

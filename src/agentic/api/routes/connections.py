@@ -27,7 +27,7 @@ from agentic.schemas.connections import (
 )
 from agentic.security.permissions import Permission
 from agentic.services import connections as service
-from agentic.tools import registry
+from agentic.tools import registry, sandbox
 
 router = APIRouter(prefix=API_PREFIX, tags=["tools"])
 
@@ -75,8 +75,12 @@ def _config(body: McpConnection) -> service.McpConfig:
 
 
 def _availability(name: str, resources: Resources) -> str | None:
-    if name == "python" and shutil.which("bwrap") is None:
-        return "bubblewrap (`bwrap`) is not installed on this server: the sandbox cannot run."
+    if name == "python":
+        status = sandbox.last_status()  # probed when this process's workers started
+        if status is not None and not status.available:
+            return status.reason
+        if status is None and shutil.which("bwrap") is None:
+            return "bubblewrap (`bwrap`) is not installed on this server: the sandbox cannot run."
     if name == "web_search" and resources.settings.search.provider is None:
         return "No web search provider is configured (AGENTIC_SEARCH_PROVIDER)."
     return None
