@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.db.models import Agent, Membership, Role, Schedule, Task
+from agentic.db.models import Agent, AgentVersion, Membership, Role, Schedule, Task
 from agentic.db.types import utcnow
 from agentic.errors import InvalidInput
 from agentic.resources import Resources
@@ -279,3 +279,65 @@ async def test_previewing_an_expression_over_http(
     )
     assert too_many.status_code == 422
     assert (await client.post("/v1/schedules/preview", json={"cron": "* * * * *"})).status_code == 401
+
+
+async def test_a_schedule_input_must_fit_the_agents_input_schema(
+    client: httpx.AsyncClient, db: AsyncSession, resources: Resources
+) -> None:
+    # A schedule whose input the agent refuses would be skipped at every fire time: refused when saved, with
+    # the field errors task creation gives.
+    owner = await make_account(db, resources, org=await make_org(db, "Typed"), role=Role.USER)
+    agent = await make_agent(db, owner)
+    version = await db.scalar(select(AgentVersion).where(AgentVersion.agent_id == agent.id))
+    assert version is not None
+    version.config = version.config | {
+        "input_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        }
+    }
+    await db.commit()
+    base = {"agent_id": str(agent.id), "name": "Forecast", "cron": "0 7 * * *"}
+
+    refused = await client.post(
+        "/v1/schedules", json=base | {"input": {"days": "three"}}, headers=owner.headers
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert {tuple(d["loc"]) for d in error["details"]} == {
+        ("body", "input", "city"),
+        ("body", "input", "days"),
+    }
+    assert (await db.scalars(select(Schedule).where(Schedule.agent_id == agent.id))).all() == []
+
+    created = await client.post(
+        "/v1/schedules", json=base | {"input": {"city": "Lyon", "days": 3}}, headers=owner.headers
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/schedules/{created.json()['id']}"
+
+    changed = await client.patch(url, json={"input": {"days": 3}}, headers=owner.headers)
+    assert changed.status_code == 422, changed.text
+    assert [d["loc"] for d in changed.json()["error"]["details"]] == [["body", "input", "city"]]
+    assert (await client.get(url, headers=owner.headers)).json()["input"] == {"city": "Lyon", "days": 3}
+
+    # The agent's schema changes under a paused schedule: it can still be renamed, but not re-enabled as is.
+    assert (await client.patch(url, json={"enabled": False}, headers=owner.headers)).status_code == 200
+    version.config = version.config | {
+        "input_schema": {
+            "type": "object",
+            "properties": {"region": {"type": "string"}},
+            "required": ["region"],
+        }
+    }
+    await db.commit()
+    assert (await client.patch(url, json={"name": "Old forecast"}, headers=owner.headers)).status_code == 200
+    reenabled = await client.patch(url, json={"enabled": True}, headers=owner.headers)
+    assert reenabled.status_code == 422, reenabled.text
+    fixed = await client.patch(
+        url, json={"enabled": True, "input": {"region": "Rhône"}}, headers=owner.headers
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["next_run_at"] is not None

@@ -25,7 +25,10 @@ class ScheduleCreate(Schema):
     name: str = Field(min_length=1, max_length=200)
     cron: str = _CRON
     timezone: str = Field(default="UTC", max_length=64, description=_TIMEZONE.description)
-    input: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Each run's input, checked against the agent's input schema when saved (422 otherwise).",
+    )
     priority: int = Field(default=0, ge=-100, le=100)
     enabled: bool = True
 
@@ -50,7 +53,9 @@ class ScheduleUpdate(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     cron: str | None = Field(default=None, min_length=9, max_length=120, description=_CRON.description)
     timezone: str | None = Field(default=None, max_length=64, description=_TIMEZONE.description)
-    input: dict[str, Any] | None = None
+    input: dict[str, Any] | None = Field(
+        default=None, description="Checked against the agent's input schema, as is re-enabling."
+    )
     priority: int | None = Field(default=None, ge=-100, le=100)
     enabled: bool | None = None
 

@@ -19,11 +19,12 @@ from croniter import CroniterBadDateError, croniter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import Agent, Membership, Schedule
+from agentic.db.models import Agent, AgentVersion, Membership, Schedule
 from agentic.db.tenancy import ORG_ID_KEY, bind_session_to_org
 from agentic.db.types import utcnow
 from agentic.errors import AgenticError, InvalidInput, NotFound, PermissionDenied
 from agentic.logging import get_logger
+from agentic.prompts import validate_input
 from agentic.security.permissions import ROLE_PERMISSIONS, Permission
 from agentic.services.audit import Actor
 from agentic.services.tasks import create_task
@@ -60,6 +61,20 @@ def next_fire(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
     return fired.astimezone(dt.UTC)
 
 
+async def _check_input(session: AsyncSession, agent: Agent, input: dict[str, Any]) -> None:
+    """Refuse input the agent's current version would refuse: each fire would be skipped otherwise.
+
+    Runs are queued with the agent's current version (as `create_task` does), so that version's input schema
+    is the one to satisfy; the errors name the fields, as task creation's do.
+    """
+    config = await session.scalar(
+        select(AgentVersion.config).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.version == agent.latest_version
+        )
+    )
+    validate_input((config or {}).get("input_schema"), input, loc=["body", "input"])
+
+
 def next_fires(cron: str, timezone: str, after: dt.datetime, count: int) -> list[dt.datetime]:
     """The next `count` fire times after `after`, as `next_fire` finds them (same checks and errors)."""
     runs: list[dt.datetime] = []
@@ -87,6 +102,7 @@ async def create_schedule(
         raise NotFound("Agent not found.")
     assert actor.org_id is not None  # noqa: S101  # principals always act in an organisation
     first = next_fire(cron, timezone, utcnow())  # validates the expression and zone even when disabled
+    await _check_input(session, agent, input)
     schedule = Schedule(
         org_id=actor.org_id,
         agent_id=agent_id,
@@ -137,13 +153,21 @@ async def update_schedule(
 ) -> Schedule:
     """Apply `changes`; a new expression, zone or re-enabling recomputes the next fire time from now.
 
-    Other changes (name, input, priority) keep the pending fire time, so a run that is due is not skipped.
+    Other changes (name, input, priority) keep the pending fire time, so a run that is due is not skipped. New
+    input, or re-enabling, is checked against the agent's input schema (it may have changed since); other
+    changes are not, so a schedule whose input no longer fits can still be paused, renamed or deleted.
     """
     _check_owner(schedule, actor, may_manage_all)
     was_enabled = schedule.enabled
+    following = next_fire(  # validates even when unchanged
+        changes.get("cron", schedule.cron), changes.get("timezone", schedule.timezone), utcnow()
+    )
+    if "input" in changes or (changes.get("enabled") and not was_enabled):
+        agent = await session.get(Agent, schedule.agent_id)
+        if agent is not None and agent.deleted_at is None:
+            await _check_input(session, agent, changes.get("input", schedule.input or {}))
     for field, value in changes.items():
         setattr(schedule, field, value)
-    following = next_fire(schedule.cron, schedule.timezone, utcnow())  # validates even when unchanged
     if not schedule.enabled:
         schedule.next_run_at = None
     elif {"cron", "timezone"} & changes.keys() or not was_enabled:

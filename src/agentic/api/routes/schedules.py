@@ -64,7 +64,10 @@ async def list_schedules(
     summary="Schedule an agent on a cron expression",
 )
 async def create_schedule(body: ScheduleCreate, principal: Writer, session: SessionDep) -> ScheduleOut:
-    """Runs are created on the caller's behalf, with `input`, each time the expression fires."""
+    """Runs are created on the caller's behalf, with `input`, each time the expression fires.
+
+    `input` must fit the agent's input schema now (422 with the field errors, as task creation answers).
+    """
     # Only for an agent the caller can see: a private agent is someone else's to schedule.
     await agents_service.check_runnable(
         session,
