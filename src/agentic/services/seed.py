@@ -22,14 +22,23 @@ DEMO_USERS = (
 )
 
 
-def _agent_config(model: dict[str, Any], system_prompt: str) -> dict[str, Any]:
+def _agent_config(model: dict[str, Any], system_prompt: str, tools: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "model": {"fallbacks": [], "options": {}, **model},
         "system_prompt": system_prompt,
-        "tools": [],
+        # The stored form of a tool entry, as the agents API writes it.
+        "tools": [
+            {"name": name, "config": {}, "needs_approval": False, "approval_rules": [], "min_role": None}
+            for name in tools
+        ],
         "policies": {"max_steps": 10, "max_concurrent_runs": 5, "on_limit": "enqueue", "timeout_s": 300},
     }
 
+
+# What the scripted researcher runs in the sandbox: the time, read where the task runs (no network needed).
+RESEARCHER_CODE = (
+    "import datetime\nprint(datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))"
+)
 
 DEMO_AGENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (
@@ -47,23 +56,22 @@ DEMO_AGENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "Scripted researcher",
-        "A scripted run: asks for the time through a tool, then answers (mock provider, `scripted` model).",
+        "A scripted run: asks the `python` tool for the time, then answers (mock provider, `scripted` "
+        "model; the tool needs bubblewrap on the server).",
         _agent_config(
             {
                 "provider": "mock",
                 "name": "scripted",
                 "options": {
                     "script": [
-                        {
-                            "tool_calls": [
-                                {"name": "http_request", "arguments": {"url": "https://example.com"}}
-                            ]
-                        },
-                        {"text": "Done: example.com answered."},
+                        # Only a tool the agent is given: a call to any other is refused, not run.
+                        {"tool_calls": [{"name": "python", "arguments": {"code": RESEARCHER_CODE}}]},
+                        {"text": "Done: the python tool printed the time (see its step)."},
                     ]
                 },
             },
             "You research questions with the tools you have.",
+            tools=("python",),
         ),
     ),
 )
