@@ -515,3 +515,42 @@ async def test_a_run_renders_the_versions_templates_and_checks_its_input(
     assert done["state"] == "succeeded", done
     # The mock `echo` model repeats the last user message: the rendered template.
     assert done["output"]["text"] == "Say hello to Ada in French."
+
+
+async def test_a_tool_step_whose_result_is_an_error_reads_as_failed(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    # The call is refused by the SSRF guard: the model is told, the step is checkpointed as completed (so a
+    # replay does not run it again), and the API says the step went wrong, with the error.
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    from tests.api.test_agents import agent_body
+
+    script = [
+        {"tool_calls": [{"name": "http_request", "arguments": {"url": "http://169.254.169.254/latest"}}]},
+        {"text": "The metadata service was refused."},
+    ]
+    body = agent_body(
+        model={"provider": "mock", "name": "scripted", "options": {"script": script}},
+        system_prompt="Look around.",
+        prompt_template=None,
+        input_schema=None,
+        tools=[{"name": "http_request"}],
+    )
+    agent = await client.post("/v1/agents", json=body, headers=user.headers)
+    assert agent.status_code == 201, agent.text
+    task = await client.post("/v1/tasks", json={"agent_id": agent.json()["id"]}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers)
+    assert done["state"] == "succeeded", done
+
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert [(s["kind"], s["status"], s["outcome"]) for s in steps] == [
+        ("llm", "succeeded", "ok"),
+        ("tool", "succeeded", "error"),
+        ("llm", "succeeded", "ok"),
+    ]
+    tool = steps[1]
+    assert tool["error"]["code"] == "ssrf_refused"
+    assert tool["error"] == tool["output"]["error"]
+    assert steps[0]["error"] is None

@@ -135,11 +135,23 @@ class StepOut(BaseModel):
     position: int
     kind: str
     name: str
-    status: str
+    status: str = Field(
+        description="`running`, `succeeded` or `failed`: the checkpoint's state. A tool call whose result is "
+        "an error is checkpointed as `succeeded` (a replay must not run it again; the model was told): "
+        "`outcome` and `error` say it failed."
+    )
+    outcome: Literal["running", "ok", "error"] = Field(
+        description="How the step went: `error` when it failed, including a tool call whose result is an "
+        "error."
+    )
     attempt: int
     input: Any = None
     output: Any = None
-    error: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(
+        default=None,
+        description="Why the step failed: its own error, or the error result of a tool call (`code`, "
+        "`message`), as the model was shown it.",
+    )
     started_at: dt.datetime
     finished_at: dt.datetime | None
 

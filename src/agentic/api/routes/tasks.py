@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentic.api.deps import ResourcesDep, SessionDep, SettingsDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
-from agentic.db.models import Task, TaskEvent, TaskState
+from agentic.db.models import StepStatus, Task, TaskEvent, TaskState, TaskStep
 from agentic.engine.signals import Signals
 from agentic.engine.states import TERMINAL
 from agentic.errors import InvalidInput, PermissionDenied
@@ -347,22 +347,38 @@ async def _follow(
 async def task_steps(task_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[StepOut]:
     """Own tasks, or any with tasks:read_all."""
     await service.get_task(session, task_id=task_id, owner_id=_owner(principal))
-    return [
-        StepOut(
-            step_key=s.step_key,
-            position=s.position,
-            kind=s.kind,
-            name=s.name,
-            status=s.status.value,
-            attempt=s.attempt,
-            input=s.input,
-            output=s.output,
-            error=s.error,
-            started_at=s.started_at,
-            finished_at=s.finished_at,
-        )
-        for s in await service.list_steps(session, task_id=task_id)
-    ]
+    return [_step_out(s) for s in await service.list_steps(session, task_id=task_id)]
+
+
+def _step_out(step: TaskStep) -> StepOut:
+    error = step.error
+    output = step.output
+    if (
+        error is None
+        and step.kind == "tool"
+        and isinstance(output, dict)
+        and isinstance(output.get("error"), dict)
+    ):
+        # A failed tool call is a result the model is told about, checkpointed as a completed step so a replay
+        # does not run it again; the error is in its output. Shown as the step's error all the same.
+        error = output["error"]
+    outcome: Literal["running", "ok", "error"] = (
+        "running" if step.status is StepStatus.RUNNING else "error" if error is not None else "ok"
+    )
+    return StepOut(
+        step_key=step.step_key,
+        position=step.position,
+        kind=step.kind,
+        name=step.name,
+        status=step.status.value,
+        outcome=outcome,
+        attempt=step.attempt,
+        input=step.input,
+        output=output,
+        error=error,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+    )
 
 
 @router.get(
