@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.api.app import create_app
-from agentic.config import AdminSettings, Settings
+from agentic.config import AdminSettings, LLMSettings, Settings, SmtpSettings
 from agentic.db.models import AuditEvent, Membership, Organization, Role, User
 from agentic.errors import ConfigurationError
 from agentic.services.setup import setup_token
@@ -144,3 +144,26 @@ async def test_restart_after_setup_prints_no_link(
     async with LifespanManager(app):
         pass
     assert "setup?token" not in capsys.readouterr().err
+
+
+async def test_system_info_says_where_mail_goes_and_which_providers_have_a_key(settings: Settings) -> None:
+    # What the console needs to tell a newcomer (their mail is in the outbox; which providers work), and no
+    # more: no host, no key.
+    async def info(configured: Settings) -> dict[str, Any]:
+        app = create_app(configured, run_workers=False)
+        async with LifespanManager(app), asgi_client(app) as client:
+            body: dict[str, Any] = (await client.get("/v1/system/info")).json()
+            return body
+
+    bare = await info(settings)
+    assert bare["mail_delivery"] == "outbox"
+    assert bare["llm_providers"] == ["mock"]
+
+    settings.smtp = SmtpSettings(host="mail.internal.example", password=SecretStr("smtp-secret"))
+    settings.llm = LLMSettings(anthropic_api_key=SecretStr("sk-ant-secret"))
+    configured = await info(settings)
+    assert configured["mail_delivery"] == "smtp"
+    assert configured["llm_providers"] == ["mock", "anthropic"]
+    text = str(configured)
+    assert "mail.internal.example" not in text
+    assert "secret" not in text

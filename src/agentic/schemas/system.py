@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Liveness(BaseModel):
@@ -37,3 +37,11 @@ class SystemInfo(BaseModel):
     database_backend: Literal["sqlite", "postgresql"]
     redis_configured: bool
     needs_setup: bool
+    mail_delivery: Literal["smtp", "outbox"] = Field(
+        description="`outbox`: no mail server is configured; messages are written to the data directory's "
+        "outbox (`agentic mail list` shows them) instead of being sent."
+    )
+    llm_providers: list[Literal["mock", "openai", "anthropic"]] = Field(
+        description="The providers this server has a key for, plus the offline mock. An organisation's own "
+        "credentials (`/v1/provider-credentials`) make others usable for its agents."
+    )

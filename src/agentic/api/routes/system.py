@@ -23,4 +23,11 @@ async def system_info(settings: SettingsDep, session: SessionDep) -> SystemInfo:
         database_backend=settings.database_backend,
         redis_configured=settings.redis.url is not None,
         needs_setup=await needs_setup(session),
+        # Whether, not what: the console tells people where their mail went, never the server's settings.
+        mail_delivery="smtp" if settings.smtp.host else "outbox",
+        llm_providers=[
+            "mock",
+            *(["openai"] if settings.llm.openai_api_key is not None else []),
+            *(["anthropic"] if settings.llm.anthropic_api_key is not None else []),
+        ],
     )
