@@ -132,6 +132,8 @@ async def test_approve_after_a_worker_restart_runs_exactly_the_shown_call(live: 
         done = await _wait(client, task_id, user.headers, timeout_s=60)
         assert done["state"] == "succeeded", done
         assert done["output"]["stop_reason"] == "final"
+        # Waiting for the approval neither used nor added an attempt: still "attempt 1 of 1" (issue 13).
+        assert (done["attempt"], done["max_attempts"]) == (1, 1)
         steps = (await client.get(f"/v1/tasks/{task_id}/steps", headers=user.headers)).json()
         assert [s["step_key"] for s in steps] == ["llm-1", "approval-1-1", "tool-1-1", "llm-2"]
         assert steps[2]["output"]["stdout"] == "ran 42\n"

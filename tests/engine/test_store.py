@@ -29,6 +29,7 @@ from agentic.db.models import (
 from agentic.db.types import utcnow
 from agentic.engine import store
 from agentic.engine.checkpoints import CheckpointWriter
+from agentic.engine.runners import RunContext, StepInfo
 from agentic.engine.store import LeaseLost
 from agentic.engine.worker import EngineSource
 from agentic.workers.runtime import WorkerRuntime
@@ -207,10 +208,11 @@ async def test_heartbeat_extends_only_its_own_leases(
 ) -> None:
     mine, theirs = await _enqueue(sessions, agent), await _enqueue(sessions, agent)
     async with sessions() as session:
-        await store.claim(session, worker_id="a", limit=1, lease_s=1)
+        held = await store.claim(session, worker_id="a", limit=1, lease_s=1)
         await store.claim(session, worker_id="b", limit=1, lease_s=1)
+    forged = store.Lease(task_id=theirs.id, attempt=1, worker_id="a")  # b's task, not a's
     async with sessions() as session:
-        assert await store.heartbeat(session, worker_id="a", lease_s=600) == 1
+        assert await store.heartbeat(session, leases=[*held, forged], lease_s=600) == 1
     leases = {
         t.lease_owner: t.lease_expires_at
         for t in [await _state(sessions, mine.id), await _state(sessions, theirs.id)]
@@ -439,6 +441,49 @@ async def test_a_long_step_is_seen_starting_and_a_quick_one_is_stored_in_one_com
     ]
 
 
+async def test_an_event_a_step_emits_comes_after_the_steps_start(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    """Streamed tokens of a quick step were logged before its `step.started` (issue 13)."""
+
+    async def emitting(ctx: RunContext) -> Any:
+        async def call(info: StepInfo) -> str:
+            await ctx.event("llm.tokens", {"step": info.key, "text": "Hel"})
+            await ctx.event("llm.tokens", {"step": info.key, "text": "lo"})
+            return "Hello"
+
+        return await ctx.step("llm-1", call, kind="llm")
+
+    task = await _enqueue(sessions, agent, runner="test.emitting")
+    settings = WorkerSettings(concurrency=1, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
+    runtime = WorkerRuntime(
+        settings, source=EngineSource(sessions, settings, runners={"test.emitting": emitting})
+    )
+    runtime.start()
+    try:
+        for _ in range(200):
+            if (await _state(sessions, task.id)).state is TaskState.SUCCEEDED:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await runtime.stop()
+    async with sessions() as session:
+        events = (
+            await session.scalars(
+                select(TaskEvent.type).where(TaskEvent.task_id == task.id).order_by(TaskEvent.seq)
+            )
+        ).all()
+    assert events == [
+        "task.created",
+        "task.started",
+        "step.started",
+        "llm.tokens",
+        "llm.tokens",
+        "step.succeeded",
+        "task.succeeded",
+    ]
+
+
 async def test_release_on_shutdown_does_not_cost_an_attempt(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:
@@ -448,10 +493,15 @@ async def test_release_on_shutdown_does_not_cost_an_attempt(
     async with sessions() as session:
         await store.release(session, lease=lease, reason="shutdown")
     released = await _state(sessions, task.id)
-    assert (released.state, released.max_attempts) == (TaskState.QUEUED, 2)
+    assert (released.state, released.tries, released.max_attempts) == (TaskState.QUEUED, 0, 1)
     async with sessions() as session:
         (again,) = await store.claim(session, worker_id="w2", limit=1, lease_s=30)
-    assert again.attempt == 2
+    assert again.attempt == 2  # a new run number (it fences the old one) …
+    resumed = await _state(sessions, task.id)
+    assert (resumed.tries, resumed.max_attempts) == (1, 1)  # … but still the first and only try
+    async with sessions() as session:
+        state = await store.fail(session, lease=again, error={"code": "boom"}, retryable=True)
+    assert state is TaskState.DEAD  # that try was the last one: a release did not add any
 
 
 WAIT_STEPS = [
@@ -517,6 +567,8 @@ async def test_waiting_holds_no_slot_survives_a_restart_and_resumes_on_signal(
     assert done.output == {"steps": ["b", {"signal": {"approved": True}}, "a"]}
     executed = [json.loads(line)["step"] for line in effects.read_text().splitlines()]
     assert executed == ["before", "after"]  # "before" was not re-run after the wait
+    # Waiting neither used nor added an attempt: "attempt 1 of 3" before the wait and after it (issue 13).
+    assert (done.attempt, done.tries, done.max_attempts) == (2, 1, 3)
 
 
 async def test_a_wait_that_times_out_applies_its_default(

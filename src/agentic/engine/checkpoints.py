@@ -7,6 +7,12 @@ is written at once (no added latency when idle); under load a transaction carrie
 
 Each checkpoint keeps its own fence: its task row is updated only while its lease holds. A checkpoint whose
 lease was lost is left out of the batch and its caller gets `LeaseLost`; the others commit.
+
+A batch whose transaction fails (a dropped connection, a failed commit) is written again, on a fresh
+connection, a few times with backoff before its callers hear of the failure: one lost connection must not
+cost every task in the batch an attempt. A retried write cannot know whether the failed commit landed, so it
+stores steps with an upsert; at worst (a commit that landed but whose answer was lost) a step's events appear
+twice in the log, never a step twice.
 """
 
 from __future__ import annotations
@@ -26,10 +32,15 @@ from agentic.engine import store
 from agentic.engine.signals import EVENTS, note
 from agentic.engine.store import Lease, LeaseLost
 from agentic.ids import new_id
+from agentic.logging import get_logger
 from agentic.webhooks import outbox
+
+log = get_logger("agentic.engine")
 
 # Bounds one transaction (and one INSERT's parameter list).
 _MAX_BATCH = 200
+# A failed batch is written again after these pauses (about 3 s in all, well inside any lease).
+_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 _TASKS: Any = store._TASKS
 _ATTEMPTS: Any = TaskAttempt.__table__
@@ -182,7 +193,7 @@ class CheckpointWriter:
                     rest.append(checkpoint)
             self._queue = rest
             try:
-                await self._write(batch)
+                await self._write_retrying(batch)
             except BaseException as exc:
                 for checkpoint in batch:
                     if not checkpoint.done.done():
@@ -222,7 +233,23 @@ class CheckpointWriter:
             numbered.update({task_id: int(seq) for task_id, seq in rows})
         return numbered
 
-    async def _write(self, batch: list[_Checkpoint]) -> None:
+    async def _write_retrying(self, batch: list[_Checkpoint]) -> None:
+        for tries, delay in enumerate((*_RETRY_DELAYS_S, None), start=1):
+            try:
+                await self._write(batch, retried=tries > 1)
+                return
+            except Exception as exc:
+                if delay is None:
+                    raise
+                log.warning(
+                    "engine.checkpoint_retry",
+                    checkpoints=len(batch),
+                    tries=tries,
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                await asyncio.sleep(delay)
+
+    async def _write(self, batch: list[_Checkpoint], *, retried: bool = False) -> None:
         now = utcnow()
         lost: list[_Checkpoint] = []
         kept: list[_Checkpoint] = []
@@ -271,7 +298,7 @@ class CheckpointWriter:
                     ],
                 )
             if new_steps:
-                await session.execute(store._STEPS_TABLE.insert(), new_steps)
+                await store.insert_steps(session, new_steps, upsert=retried)
             if events:
                 await session.execute(store._EVENTS_TABLE.insert(), events)
             await session.commit()

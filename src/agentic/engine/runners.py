@@ -8,6 +8,7 @@ re-executed. The agent loop (issue 6) is one runner; `test.scripted` exercises t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import json
 import uuid
@@ -25,8 +26,12 @@ from agentic.engine.checkpoints import CheckpointWriter
 from agentic.engine.store import Lease
 
 # A step shorter than this is stored in one commit when it ends (start and result together); a longer one
-# gets its start recorded, and streamed to watchers, once this time has passed.
+# gets its start recorded, and streamed to watchers, once this time has passed — or as soon as it emits an
+# event (streamed tokens), so that no event of a step is ever seen before the step's `step.started`.
 STEP_START_RECORD_AFTER_S = 1.0
+
+# The step whose function is running in this task (a step run concurrently in another task has its own).
+_current_step: contextvars.ContextVar[_StepWrite | None] = contextvars.ContextVar("step", default=None)
 
 
 class StepFailed(Exception):
@@ -135,23 +140,22 @@ class RunContext:
         info = StepInfo(
             key=key, idempotency_key=store.step_idempotency_key(self.task.id, key), attempt=self.lease.attempt
         )
-        timer = asyncio.get_running_loop().call_later(STEP_START_RECORD_AFTER_S, step.record_start)
+        step.arm()
+        current = _current_step.set(step)
         try:
             async with asyncio.timeout(timeout_s):
                 output = await fn(info)
         except TimeoutError:
-            timer.cancel()
             await step.finish(error={"code": "step_timeout", "message": f"step {key} exceeded {timeout_s}s"})
             raise StepFailed(f"step {key} timed out", code="step_timeout") from None
         except StepFailed as exc:
-            timer.cancel()
             await step.finish(error={"code": exc.code, "message": str(exc)})
             raise
         except BaseException:
-            timer.cancel()
             await step.abandon()
             raise
-        timer.cancel()
+        finally:
+            _current_step.reset(current)
         await step.finish(output=output)
         stored[key] = store.StepRecord(StepStatus.SUCCEEDED, output)
         return output
@@ -178,7 +182,14 @@ class RunContext:
         raise WaitRequested(key, self._position, until, default, approval)
 
     async def event(self, type: str, data: dict[str, Any] | None = None) -> None:
-        """Append an event to the task's log (fenced: a worker that lost the lease cannot write)."""
+        """Append an event to the task's log (fenced: a worker that lost the lease cannot write).
+
+        From inside a running step, the step's start is stored first: watchers see `step.started` before
+        anything the step emits.
+        """
+        step = _current_step.get()
+        if step is not None and step.ctx is self:
+            await step.started()
         await self._checkpoints.event(lease=self.lease, type=type, data=data or {})
 
 
@@ -199,10 +210,27 @@ class _StepWrite:
         self.exists = exists
         self.started_at = utcnow()
         self._start: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        """The step's function starts now: record its start if it is still running after a while."""
+        self._timer = asyncio.get_running_loop().call_later(STEP_START_RECORD_AFTER_S, self.record_start)
 
     def record_start(self) -> None:
         """The step runs long: record its start now, in the background (the step itself is not held up)."""
-        self._start = asyncio.create_task(self._write("start"))
+        if self._start is None:
+            self._start = asyncio.create_task(self._write("start"))
+
+    async def started(self) -> None:
+        """Make sure the step's start is stored (before an event of the step is)."""
+        self.record_start()
+        assert self._start is not None  # noqa: S101 - set just above
+        await asyncio.shield(self._start)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _write(
         self, phase: Literal["whole", "start", "end"], output: Any = None, error: dict[str, Any] | None = None
@@ -224,6 +252,7 @@ class _StepWrite:
 
     async def finish(self, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
         """Store the result (fenced: raises `LeaseLost` when the lease was taken over)."""
+        self._disarm()
         if self._start is not None:
             await self._start  # the start is numbered before the result, and the row exists
             await self._write("end", output, error)
@@ -232,6 +261,7 @@ class _StepWrite:
 
     async def abandon(self) -> None:
         """The attempt is being cancelled mid-step: let a start record in flight settle, store nothing."""
+        self._disarm()
         if self._start is not None:
             self._start.cancel()
             await asyncio.gather(self._start, return_exceptions=True)

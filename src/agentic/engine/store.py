@@ -13,10 +13,13 @@ import datetime as dt
 import hashlib
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import (
@@ -247,6 +250,7 @@ async def _insert_claimed(
     worker_id = reservation.worker_id
     task.state = TaskState.RUNNING
     task.attempt = 1
+    task.tries = 1
     task.lease_owner = worker_id
     task.lease_expires_at = now + dt.timedelta(seconds=lease_s)
     task.started_at = now
@@ -393,6 +397,7 @@ def _claim_statement(chosen: Any) -> Any:
         .values(
             state=TaskState.RUNNING,
             attempt=tasks.c.attempt + 1,
+            tries=tasks.c.tries + 1,
             lease_owner=bindparam("c_owner"),
             lease_expires_at=bindparam("c_expires"),
             started_at=func.coalesce(tasks.c.started_at, bindparam("c_now")),
@@ -533,17 +538,31 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
     return claimed
 
 
-async def heartbeat(session: AsyncSession, *, worker_id: str, lease_s: float) -> int:
-    """Extend every lease `worker_id` holds, in one statement (one write per worker per interval)."""
+async def heartbeat(session: AsyncSession, *, leases: Sequence[Lease], lease_s: float) -> int:
+    """Extend exactly `leases` (the work a worker really has in flight), in one statement; how many held.
+
+    Never "every task this worker owns": a task whose job ended without its outcome stored (a failed write)
+    must be left to expire, so that the reaper hands it to another attempt.
+    """
+    if not leases:
+        return 0
     now = utcnow()
-    result = await session.execute(
-        update(Task)
-        .where(Task.lease_owner == worker_id, Task.state == TaskState.RUNNING)
-        .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False)
-    )
+    tasks: Any = Task.__table__
+    renewed = 0
+    for owner in {lease.worker_id for lease in leases}:
+        pairs = [(lease.task_id, lease.attempt) for lease in leases if lease.worker_id == owner]
+        result = await session.execute(
+            tasks.update()
+            .where(
+                tuple_(tasks.c.id, tasks.c.attempt).in_(pairs),
+                tasks.c.lease_owner == owner,
+                tasks.c.state == TaskState.RUNNING,
+            )
+            .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
+        )
+        renewed += int(result.rowcount)  # type: ignore[attr-defined]
     await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return renewed
 
 
 async def reap(session: AsyncSession, *, limit: int = 100) -> int:
@@ -563,7 +582,7 @@ async def reap(session: AsyncSession, *, limit: int = 100) -> int:
     ).all()
     recovered = 0
     for task in expired:
-        target = TaskState.DEAD if task.attempt >= task.max_attempts else TaskState.QUEUED
+        target = TaskState.DEAD if task.tries >= task.max_attempts else TaskState.QUEUED
         check_transition(TaskState.RUNNING, target)
         values: dict[str, Any] = {
             "state": target,
@@ -672,7 +691,7 @@ async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], re
     retryable = retry_decision(task.policy, str(error.get("code", "")), retryable)
     if not retryable:
         target = TaskState.FAILED
-    elif lease.attempt >= task.max_attempts:
+    elif task.tries >= task.max_attempts:
         target = TaskState.DEAD
     else:
         target = TaskState.QUEUED
@@ -709,10 +728,10 @@ async def release(session: AsyncSession, *, lease: Lease, reason: str) -> None:
     await _fenced_update(
         session,
         lease,
-        # The attempt number stays (attempts are numbered uniquely); one more attempt is allowed instead.
+        # The run number stays unique (it fences); the try is given back: a release is not a failure.
         {
             "state": TaskState.QUEUED,
-            "max_attempts": Task.max_attempts + 1,
+            "tries": Task.tries - 1,
             "lease_owner": None,
             "lease_expires_at": None,
             "run_at": now,
@@ -943,7 +962,8 @@ async def resolve_wait(
             state=TaskState.QUEUED,
             wait_until=None,
             run_at=now,
-            max_attempts=Task.max_attempts + 1,
+            # The wait ended a run without using a try: the resumed run continues the same one.
+            tries=Task.tries - 1,
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -1097,6 +1117,22 @@ async def _upsert_step(session: AsyncSession, row: dict[str, Any], *, exists: bo
         )
     else:
         await session.execute(_STEPS_TABLE.insert(), [{"id": new_id(), **row}])
+
+
+async def insert_steps(session: AsyncSession, rows: list[dict[str, Any]], *, upsert: bool = False) -> None:
+    """Insert new step rows; with `upsert`, a row already there (a retried write) is overwritten instead."""
+    if not upsert:
+        await session.execute(_STEPS_TABLE.insert(), rows)
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_STEPS_TABLE)
+    kept = ("id", "task_id", "step_key")
+    statement = statement.on_conflict_do_update(
+        index_elements=["task_id", "step_key"],
+        set_={c.name: statement.excluded[c.name] for c in _STEPS_TABLE.columns if c.name not in kept},
+    )
+    await session.execute(statement, rows)
 
 
 def _step_outcome(step_key: str, error: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import WorkerSettings
+from agentic.db.models import TaskState
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
 from agentic.engine.checkpoints import CheckpointWriter
@@ -34,6 +36,14 @@ _CANCEL_POLL_S = 0.1
 _CANCEL_SIGNALLED_POLL_S = 1.0
 # Slots freed within this time are refilled by one claim.
 _REFILL_DELAY_S = 0.005
+# A task's outcome (failed, waiting, cancelled) that could not be stored is retried with backoff for at most
+# this share of the lease; the lease is still renewed meanwhile. After that the job lets go, and the reaper
+# hands the task to another attempt once its lease runs out: stuck for a lease, never forever.
+_OUTCOME_RETRY_SHARE = 0.5
+_OUTCOME_RETRY_FIRST_S = 0.05
+_OUTCOME_RETRY_MAX_S = 2.0
+
+T = TypeVar("T")
 
 
 class EngineSource:
@@ -62,6 +72,11 @@ class EngineSource:
         self._stopping = asyncio.Event()
         # Running jobs by task, so a cancellation request can interrupt one mid-step.
         self._running: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        # The leases of the work really in flight here (claimed, handed over or running): all the heartbeat
+        # renews. A job that ends drops its lease from here whatever happened to its outcome write.
+        self._held: dict[uuid.UUID, Lease] = {}
+        # Tasks whose runner has returned and whose outcome is being stored: too late to cancel them.
+        self._finishing: set[uuid.UUID] = set()
         self._checkpoints = CheckpointWriter(sessions)
         # Local hand-off (see `store.enqueue`): slots promised to tasks being created, and tasks handed over.
         self.lease_s = settings.lease_s
@@ -117,8 +132,11 @@ class EngineSource:
                 await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
 
     async def _heartbeat(self, worker_id: str) -> None:
+        leases = [lease for lease in self._held.values() if lease.worker_id == worker_id]
+        if not leases:
+            return  # nothing in flight: no write at all
         async with self._sessions() as session:
-            await store.heartbeat(session, worker_id=worker_id, lease_s=self._settings.lease_s)
+            await store.heartbeat(session, leases=leases, lease_s=self._settings.lease_s)
 
     async def _watch_cancellations(self, worker_id: str) -> None:
         if not self._running:
@@ -142,7 +160,7 @@ class EngineSource:
     def _cancel_signalled(self, task_id: uuid.UUID) -> None:
         # Only sent once the request is committed; the job records the cancellation, fenced by its lease.
         job = self._running.get(task_id)
-        if job is not None and task_id not in self._cancelling:
+        if job is not None and task_id not in self._cancelling and task_id not in self._finishing:
             self._cancelling.add(task_id)
             job.cancel()
 
@@ -181,6 +199,7 @@ class EngineSource:
     def hand(self, claimed: store.Claimed) -> None:
         """A task created already claimed by us committed: start it at the runtime's next turn."""
         self._reserved -= 1
+        self._held[claimed.lease.task_id] = claimed.lease
         self._handed.append(claimed)
         self._signals.poke()
 
@@ -193,6 +212,8 @@ class EngineSource:
             claimed = await store.claim_tasks(
                 session, worker_id=worker_id, limit=limit, lease_s=self._settings.lease_s
             )
+        for c in claimed:
+            self._held[c.lease.task_id] = c.lease
         return [self._job(c) for c in claimed]
 
     def _job(self, claimed: store.Claimed) -> Job:
@@ -204,6 +225,7 @@ class EngineSource:
     async def run(self, claimed: store.Claimed) -> None:
         """Run one claimed task; a cancellation request interrupts it mid-step (not just between steps)."""
         lease = claimed.lease
+        self._held[lease.task_id] = lease
         job = asyncio.create_task(self._execute(claimed))
         self._running[lease.task_id] = job
         try:
@@ -216,7 +238,9 @@ class EngineSource:
             raise
         finally:
             self._running.pop(lease.task_id, None)
+            self._held.pop(lease.task_id, None)
             self._cancelling.discard(lease.task_id)
+            self._finishing.discard(lease.task_id)
             self._slot_freed()
 
     async def _execute(self, claimed: store.Claimed) -> None:
@@ -258,20 +282,23 @@ class EngineSource:
             )
             async with asyncio.timeout(timeout_s):
                 output = await runner(ctx)
-            await self._checkpoints.complete(lease=lease, output=output)
         except LeaseLost:
             log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
         except WaitRequested as waiting:
-            async with self._sessions() as session:
+            self._finishing.add(lease.task_id)
+
+            async def park(session: AsyncSession, request: WaitRequested = waiting) -> None:
                 await store.wait(
                     session,
                     lease=lease,
-                    step_key=waiting.key,
-                    position=waiting.position,
-                    until=waiting.until,
-                    default=waiting.default,
-                    approval=waiting.approval,
+                    step_key=request.key,
+                    position=request.position,
+                    until=request.until,
+                    default=request.default,
+                    approval=request.approval,
                 )
+
+            await self._store_outcome(lease, "waiting", park)
         except TimeoutError:
             await self._fail(
                 lease, {"code": "task_timeout", "message": f"task exceeded {timeout_s}s"}, retryable=False
@@ -281,9 +308,12 @@ class EngineSource:
         except asyncio.CancelledError:
             if lease.task_id in self._cancelling:
                 # A user asked to cancel: record it (the request is already stored on the task).
-                with contextlib.suppress(LeaseLost):
-                    async with self._sessions() as session:
-                        await store.mark_cancelled(session, lease=lease)
+                self._finishing.add(lease.task_id)
+
+                async def cancelled(session: AsyncSession) -> None:
+                    await store.mark_cancelled(session, lease=lease)
+
+                await self._store_outcome(lease, "cancelled", cancelled)
                 return
             # Shutting down past the grace period: hand the task back instead of letting the lease run out.
             with contextlib.suppress(LeaseLost, Exception):
@@ -297,19 +327,76 @@ class EngineSource:
                 {"code": "runner_error", "message": f"{type(exc).__name__}: {exc}"[:500]},
                 retryable=True,
             )
+        else:
+            self._finishing.add(lease.task_id)
+            try:
+                # The checkpoint writer retries a failed commit itself; what still fails, the reaper recovers.
+                await self._checkpoints.complete(lease=lease, output=output)
+            except LeaseLost:
+                log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+            except Exception as exc:
+                self._outcome_lost(lease, "succeeded", exc)
 
     async def _fail(self, lease: Lease, error: dict[str, Any], *, retryable: bool) -> None:
-        try:
-            async with self._sessions() as session:
-                state = await store.fail(session, lease=lease, error=error, retryable=retryable)
+        self._finishing.add(lease.task_id)
+
+        async def failed(session: AsyncSession) -> TaskState:
+            return await store.fail(session, lease=lease, error=error, retryable=retryable)
+
+        state = await self._store_outcome(lease, "failed", failed)
+        if state is not None:
             log.info(
                 "engine.attempt_failed",
                 task_id=str(lease.task_id),
                 attempt=lease.attempt,
                 next_state=state.value,
             )
-        except LeaseLost:
-            log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+
+    async def _store_outcome(
+        self, lease: Lease, outcome: str, write: Callable[[AsyncSession], Awaitable[T]]
+    ) -> T | None:
+        """Store an attempt's outcome, retrying transient failures (a dropped connection, a failed commit).
+
+        Each try is its own transaction, fenced by the lease: a try whose commit did land but whose answer
+        was lost finds the lease gone on the next try (`LeaseLost`), so nothing is stored twice. Returns None
+        when the outcome was not stored (lease lost, or still failing when the retry budget ran out).
+        """
+        deadline = time.monotonic() + self._settings.lease_s * _OUTCOME_RETRY_SHARE
+        delay = _OUTCOME_RETRY_FIRST_S
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                async with self._sessions() as session:
+                    return await write(session)
+            except LeaseLost:
+                log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
+                return None
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    self._outcome_lost(lease, outcome, exc, tries=tries)
+                    return None
+                log.warning(
+                    "engine.outcome_retry",
+                    task_id=str(lease.task_id),
+                    outcome=outcome,
+                    tries=tries,
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _OUTCOME_RETRY_MAX_S)
+
+    def _outcome_lost(self, lease: Lease, outcome: str, exc: BaseException, *, tries: int = 1) -> None:
+        # The job ends now and its lease is no longer renewed: the reaper recovers the task after it expires.
+        log.error(
+            "engine.outcome_not_stored",
+            task_id=str(lease.task_id),
+            attempt=lease.attempt,
+            outcome=outcome,
+            tries=tries,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+            recovery="the lease expires and the reaper gives the task another attempt",
+        )
 
 
 def _sandbox_probe(workspaces: Path) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:

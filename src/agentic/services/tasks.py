@@ -467,7 +467,7 @@ async def requeue_dead(session: AsyncSession, *, task: Task, actor: Actor) -> Ta
         .where(Task.id == task.id, Task.state == TaskState.DEAD)
         .values(
             state=TaskState.QUEUED,
-            max_attempts=Task.attempt + 3,
+            tries=0,  # a fresh budget of the task's max_attempts
             run_at=now,
             finished_at=None,
             error=None,

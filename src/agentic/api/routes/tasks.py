@@ -64,7 +64,7 @@ def task_out(task: Task) -> TaskOut:
         output=task.output,
         error=task.error,
         priority=task.priority,
-        attempt=task.attempt,
+        attempt=task.tries,  # counted against max_attempts; steps and events carry the run number
         max_attempts=task.max_attempts,
         run_at=task.run_at,
         created_at=task.created_at,

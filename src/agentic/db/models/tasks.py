@@ -76,7 +76,11 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
 
     run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The run number: +1 at every claim; the fencing token, unique per run (one `task_attempts` row each).
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempts counted against `max_attempts`: a run that ended in a wait or a graceful release gives
+    # its try back, so waiting for an approval neither uses nor adds attempts.
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
