@@ -59,7 +59,10 @@ async function expectToolCallRefused(page: Page) {
   expect(JSON.parse((await call.getByLabel('Arguments for http_request').textContent()) ?? '')).toEqual({ url: METADATA_URL });
   const tool = await openStep(page, 2, 'Tool');
   expect(JSON.parse((await tool.getByLabel('Arguments of http_request').textContent()) ?? '')).toEqual({ url: METADATA_URL });
-  await expect(tool.getByLabel('Result of http_request')).toContainText('ssrf_refused');
+  // The call's result is an error (the model was told): the step reads as failed, with the error, not as a
+  // green "succeeded".
+  await expect(tool.getByRole('group', { name: 'Error of http_request' })).toContainText('ssrf_refused');
+  await expect(tool.getByRole('button', { name: /^2\. Tool/ })).toContainText('failed');
 }
 
 test('create an agent in the editor: scripted mock model that calls a tool', async ({ page }) => {
@@ -181,7 +184,10 @@ test('approve a gated tool call in the task inspector, seeing its exact argument
   await expect(decided).toContainText('Fine: the SSRF guard refuses it anyway.');
   expect(JSON.parse((await decided.getByLabel('Arguments of http_request').textContent()) ?? '')).toEqual({ url: METADATA_URL });
   const tool = await openStep(page, 3, 'Tool');
-  await expect(tool.getByLabel('Result of http_request')).toContainText('ssrf_refused');
+  // The call's result is an error (the model was told): the step reads as failed, with the error, not as a
+  // green "succeeded".
+  await expect(tool.getByRole('group', { name: 'Error of http_request' })).toContainText('ssrf_refused');
+  await expect(tool.getByRole('button', { name: /^2\. Tool/ })).toContainText('failed');
 });
 
 test('create an API key (shown once, with a copy button), then revoke it', async ({ page, context, playwright }) => {

@@ -1100,6 +1100,8 @@ export interface paths {
         /**
          * Schedule an agent on a cron expression
          * @description Runs are created on the caller's behalf, with `input`, each time the expression fires.
+         *
+         *     `input` must fit the agent's input schema now (422 with the field errors, as task creation answers).
          */
         post: operations["create_schedule_v1_schedules_post"];
         delete?: never;
@@ -2949,7 +2951,10 @@ export interface components {
              * @default true
              */
             enabled: boolean;
-            /** Input */
+            /**
+             * Input
+             * @description Each run's input, checked against the agent's input schema when saved (422 otherwise).
+             */
             input?: {
                 [key: string]: unknown;
             };
@@ -3055,7 +3060,10 @@ export interface components {
             cron?: string | null;
             /** Enabled */
             enabled?: boolean | null;
-            /** Input */
+            /**
+             * Input
+             * @description Checked against the agent's input schema, as is re-enabling.
+             */
             input?: {
                 [key: string]: unknown;
             } | null;
@@ -3232,7 +3240,10 @@ export interface components {
         StepOut: {
             /** Attempt */
             attempt: number;
-            /** Error */
+            /**
+             * Error
+             * @description Why the step failed: its own error, or the error result of a tool call (`code`, `message`), as the model was shown it.
+             */
             error?: {
                 [key: string]: unknown;
             } | null;
@@ -3244,6 +3255,12 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+            /**
+             * Outcome
+             * @description How the step went: `error` when it failed, including a tool call whose result is an error.
+             * @enum {string}
+             */
+            outcome: "running" | "ok" | "error";
             /** Output */
             output?: unknown;
             /** Position */
@@ -3253,7 +3270,10 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
-            /** Status */
+            /**
+             * Status
+             * @description `running`, `succeeded` or `failed`: the checkpoint's state. A tool call whose result is an error is checkpointed as `succeeded` (a replay must not run it again; the model was told): `outcome` and `error` say it failed.
+             */
             status: string;
             /** Step Key */
             step_key: string;
@@ -3270,6 +3290,17 @@ export interface components {
             database_backend: "sqlite" | "postgresql";
             /** Environment */
             environment: string;
+            /**
+             * Llm Providers
+             * @description The providers this server has a key for, plus the offline mock. An organisation's own credentials (`/v1/provider-credentials`) make others usable for its agents.
+             */
+            llm_providers: ("mock" | "openai" | "anthropic")[];
+            /**
+             * Mail Delivery
+             * @description `outbox`: no mail server is configured; messages are written to the data directory's outbox (`agentic mail list` shows them) instead of being sent.
+             * @enum {string}
+             */
+            mail_delivery: "smtp" | "outbox";
             /**
              * Name
              * @default agentic

@@ -10,6 +10,7 @@ import type {
   RenderDraftOut,
   ScheduleOut,
   StepOut,
+  SystemInfo,
   TaskOut,
   ToolOut,
 } from '../api/types';
@@ -122,6 +123,21 @@ export function makeTask(overrides: Partial<TaskOut> = {}): TaskOut {
   };
 }
 
+/** A fresh installation as `make run` leaves it: no SMTP server, no provider key. */
+export function makeSystemInfo(overrides: Partial<SystemInfo> = {}): SystemInfo {
+  return {
+    name: 'agentic',
+    version: '0.1.0',
+    environment: 'dev',
+    database_backend: 'sqlite',
+    redis_configured: false,
+    needs_setup: false,
+    mail_delivery: 'outbox',
+    llm_providers: ['mock'],
+    ...overrides,
+  };
+}
+
 export function makeStep(overrides: Partial<StepOut> = {}): StepOut {
   return {
     step_key: 'llm-1',
@@ -129,6 +145,7 @@ export function makeStep(overrides: Partial<StepOut> = {}): StepOut {
     kind: 'llm',
     name: 'mock:echo',
     status: 'succeeded',
+    outcome: 'ok',
     attempt: 1,
     input: { messages: 2 },
     output: {

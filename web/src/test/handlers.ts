@@ -4,7 +4,7 @@
  */
 import { http, HttpResponse } from 'msw';
 import type { RenderDraftIn } from '../api/types';
-import { makeMe, makeTools, renderDraft } from './fixtures';
+import { makeMe, makeSystemInfo, makeTools, renderDraft } from './fixtures';
 
 /** The API's error envelope. */
 export const apiError = (status: number, code: string, message: string, details: unknown = null) =>
@@ -12,16 +12,7 @@ export const apiError = (status: number, code: string, message: string, details:
 
 export const handlers = [
   http.get('*/v1/me', () => HttpResponse.json(makeMe())),
-  http.get('*/v1/system/info', () =>
-    HttpResponse.json({
-      name: 'agentic',
-      version: '0.1.0',
-      environment: 'development',
-      database_backend: 'sqlite',
-      redis_configured: false,
-      needs_setup: false,
-    }),
-  ),
+  http.get('*/v1/system/info', () => HttpResponse.json(makeSystemInfo())),
   http.get('*/v1/setup', () => HttpResponse.json({ needs_setup: true })),
   http.get('*/v1/agents', () => HttpResponse.json({ items: [], next_cursor: null })),
   http.post('*/v1/agents/render', async ({ request }) => HttpResponse.json(renderDraft((await request.json()) as RenderDraftIn))),

@@ -3,7 +3,7 @@ import GavelIcon from '@mui/icons-material/Gavel';
 import HourglassEmptyIcon from '@mui/icons-material/HourglassEmpty';
 import PsychologyIcon from '@mui/icons-material/Psychology';
 import ReplayIcon from '@mui/icons-material/Replay';
-import { Accordion, AccordionDetails, AccordionSummary, Box, Button, Chip, Stack, Typography } from '@mui/material';
+import { Accordion, AccordionDetails, AccordionSummary, Alert, Box, Button, Chip, Stack, Typography } from '@mui/material';
 import ExpandMoreIcon from '@mui/icons-material/ExpandMore';
 import type { StepOut } from '../../api/types';
 import { JsonView } from '../../components/JsonView';
@@ -61,8 +61,44 @@ export function toolResult(output: unknown): { result: unknown; omittedChars: nu
   return { result, omittedChars: cut ? Number(cut[1]) : null };
 }
 
-function ToolResult({ name, output }: { name: string; output: unknown }) {
+/**
+ * Whether the step went wrong: it failed, or it is a tool call whose result is an error. Such a call is
+ * checkpointed as `succeeded` (a replay must not run it again; the model was told), so its status alone reads
+ * as a success: the API's `outcome` says what happened.
+ */
+export const stepFailed = (step: StepOut) => step.status === 'failed' || step.outcome === 'error';
+
+/** The state a step's chip shows: a tool call whose result is an error is `failed`, not `succeeded`. */
+export const stepState = (step: StepOut) => (stepFailed(step) ? 'failed' : step.status);
+
+/** True when a tool's result is nothing but its error (shown once, as the step's error). */
+const onlyTheError = (result: unknown, error: StepOut['error']) =>
+  Boolean(error) && isObject(result) && Object.keys(result).length === 1 && JSON.stringify(result.error) === JSON.stringify(error);
+
+function StepError({ name, error }: { name: string; error: Record<string, unknown> }) {
+  const { code, message, ...rest } = error;
+  if (typeof message !== 'string') {
+    return (
+      <>
+        <Typography variant="body2" color="error" sx={{ fontWeight: 600, mt: 1 }}>
+          Error
+        </Typography>
+        <JsonView value={error} label={`Error of ${name}`} maxHeight={200} />
+      </>
+    );
+  }
+  return (
+    <Alert severity="error" role="group" sx={{ mt: 1, overflowWrap: 'anywhere' }} aria-label={`Error of ${name}`}>
+      {typeof code === 'string' && <strong>{code}: </strong>}
+      {message}
+      {Object.keys(rest).length > 0 && <JsonView value={rest} label={`Details of the error of ${name}`} maxHeight={160} />}
+    </Alert>
+  );
+}
+
+function ToolResult({ name, output, error }: { name: string; output: unknown; error: StepOut['error'] }) {
   const { result, omittedChars } = toolResult(output);
+  if (onlyTheError(result, error)) return null;
   return (
     <>
       <Typography variant="body2" sx={{ fontWeight: 600, mt: 1 }}>
@@ -155,18 +191,11 @@ function StepBody({ step, streamed }: { step: StepOut; streamed?: string }) {
           ) : (
             <Typography color="text.secondary">Not stored.</Typography>
           )}
-          {step.output !== null && step.output !== undefined && <ToolResult name={step.name} output={step.output} />}
+          {step.output !== null && step.output !== undefined && <ToolResult name={step.name} output={step.output} error={step.error} />}
         </>
       )}
       {(step.kind === 'approval' || step.kind === 'wait') && <WaitBody step={step} />}
-      {step.error && (
-        <>
-          <Typography variant="body2" color="error" sx={{ fontWeight: 600, mt: 1 }}>
-            Error
-          </Typography>
-          <JsonView value={step.error} label={`Error of ${step.name}`} maxHeight={200} />
-        </>
-      )}
+      {step.error && <StepError name={step.name} error={step.error} />}
     </>
   );
 }
@@ -217,7 +246,12 @@ export function Timeline({ steps, tokens, onRetryFrom }: TimelineProps) {
         const llm = llmFacts(step);
         return (
           <Box component="li" key={step.step_key} sx={{ mb: 1 }}>
-            <Accordion disableGutters variant="outlined" defaultExpanded={step.status !== 'succeeded' || step.kind === 'llm'}>
+            <Accordion
+              disableGutters
+              variant="outlined"
+              defaultExpanded={step.status !== 'succeeded' || stepFailed(step) || step.kind === 'llm'}
+              sx={stepFailed(step) ? { borderColor: 'error.main' } : undefined}
+            >
               <AccordionSummary expandIcon={<ExpandMoreIcon />} aria-controls={`step-${step.step_key}`} id={`step-${step.step_key}-summary`}>
                 <Stack direction="row" sx={{ alignItems: 'center', gap: 1, flexWrap: 'wrap', minWidth: 0 }}>
                   <Box aria-hidden sx={{ display: 'flex', color: 'text.secondary' }}>
@@ -227,7 +261,7 @@ export function Timeline({ steps, tokens, onRetryFrom }: TimelineProps) {
                     {step.position}. {step.kind === 'llm' ? 'LLM call' : step.kind === 'tool' ? 'Tool' : step.kind === 'approval' ? 'Approval' : step.kind}
                   </Typography>
                   <Typography sx={{ fontFamily: 'monospace', overflowWrap: 'anywhere' }}>{step.name}</Typography>
-                  <StateChip state={step.status} />
+                  <StateChip state={stepState(step)} />
                   {llm && (
                     <Typography variant="body2" color="text.secondary">
                       {formatNumber(llm.inputTokens + llm.outputTokens)} tokens · {formatCost(llm.cost)} · {formatDuration(step.started_at, step.finished_at)}
