@@ -21,3 +21,17 @@ OLDEST_QUEUED_AGE = Gauge("agentic_oldest_queued_task_age_seconds", "Age of the 
 EXPIRED_LEASES = Gauge(
     "agentic_expired_leases", "Running tasks whose lease has expired (awaiting the reaper)."
 )
+
+DEPENDENCY_UP = Gauge(
+    "agentic_dependency_up",
+    "1 if a dependency answered its last check, 0 if not. Redis at 0 is a degraded state (signals fall back "
+    "to polling, throttles to per-process limits), not unreadiness; the database at 0 is not ready.",
+    ["dependency"],
+)
+DATABASE_FAULTS = Counter(
+    "agentic_http_database_faults_total",
+    "Requests that met a passing database fault (disconnected, unreachable, saturated), by what the API did: "
+    "retried (safe requests, once, on a fresh connection), unavailable (answered 503 with Retry-After), "
+    "lost (the response had started: cut short), after_response (in the clean-up after a whole response).",
+    ["fault", "outcome"],
+)

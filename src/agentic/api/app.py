@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
-from agentic.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from agentic.api.middleware import BodySizeLimitMiddleware, DatabaseErrorMiddleware, RequestContextMiddleware
 from agentic.api.routes import (
     agents,
     api_keys,
@@ -112,6 +112,9 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
     )
     app.state.max_body_bytes = settings.server.max_body_bytes
     install_error_handlers(app)
+    # Added first = innermost: a safe request retried after a dropped database connection stays one request
+    # (one ID, one access-log line), and its replayed body was already held to the size limit.
+    app.add_middleware(DatabaseErrorMiddleware)
     # Added last = outermost: every response, including early refusals, carries the request ID.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -1,6 +1,9 @@
 """One mapping from errors to HTTP responses, installed on the app once.
 
 Every 4xx/5xx leaves the API as `{"error": {"code", "message", "details"}}`; a 500 never carries a trace.
+A passing database fault (a dropped connection, an unreachable server, a full pool) is a 503
+`database_unavailable` with `Retry-After`, never a 500 (`DatabaseErrorMiddleware` decides when to retry
+first).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agentic.db.engine import DatabaseFault, database_fault
 from agentic.errors import AgenticError
 from agentic.logging import get_logger
+from agentic.metrics import DATABASE_FAULTS
 
 log = get_logger("agentic.api")
 
@@ -29,6 +34,15 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+}
+
+
+# Seconds a client should wait before trying again, by fault: a dropped connection is replaced at once; a
+# full pool or a held lock frees up within seconds; a server that refuses connections is restarting.
+RETRY_AFTER_S: dict[DatabaseFault, int] = {
+    DatabaseFault.DISCONNECTED: 1,
+    DatabaseFault.SATURATED: 2,
+    DatabaseFault.UNREACHABLE: 5,
 }
 
 
@@ -78,8 +92,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, None, headers=exc.headers)
 
 
+def database_unavailable(fault: DatabaseFault, request_id: str | None) -> JSONResponse:
+    """The 503 answering a request that met a passing database fault.
+
+    Args:
+        fault: What happened to the database.
+        request_id: The request's ID, to quote in a report.
+
+    Returns:
+        `503 database_unavailable` with `Retry-After`.
+    """
+    retry_after = RETRY_AFTER_S[fault]
+    return error_response(
+        503,
+        "database_unavailable",
+        f"The database is unavailable for a moment ({fault}). Try again in {retry_after} s; a request that "
+        "changes something may have taken effect: repeat it with the same Idempotency-Key where supported.",
+        {"fault": str(fault), "retry_after_s": retry_after, "request_id": request_id},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, first line only and short: enough for a log line, never a trace or a statement."""
+    first_line = str(exc).split("\n", 1)[0]
+    return f"{type(exc).__name__}: {first_line}"[:300]
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
+    fault = database_fault(exc)
+    if fault is not None:
+        # Only reaches here once the response had started (DatabaseErrorMiddleware answers the others): the
+        # client sees the response cut short. A passing fault, not a bug: no trace.
+        DATABASE_FAULTS.labels(fault=fault, outcome="lost").inc()
+        log.warning("http.database_lost", path=request.url.path, fault=str(fault), error=describe(exc))
+        return database_unavailable(fault, request_id)
     log.exception("http.unhandled_error", path=request.url.path, request_id=request_id)
     return error_response(
         500,

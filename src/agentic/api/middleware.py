@@ -14,13 +14,18 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentic.api.errors import database_unavailable, describe
+from agentic.db.engine import DatabaseFault, database_fault
 from agentic.logging import get_logger
-from agentic.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
+from agentic.metrics import DATABASE_FAULTS, HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's request ID only if it is short and harmless in logs and headers.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _UNMATCHED_ROUTE = "unmatched"
+# Methods that change nothing (RFC 9110 §9.2.1): running one twice is harmless, so one that met a dropped
+# database connection may run again. Any other request may have committed before the connection dropped.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 log = get_logger("agentic.http")
 
@@ -165,3 +170,113 @@ class BodySizeLimitMiddleware:
             f"Request body exceeds the limit of {self.max_bytes} bytes.",
             {"max_bytes": self.max_bytes},
         )
+
+
+class DatabaseErrorMiddleware:
+    """Answer passing database faults with `503 database_unavailable` and `Retry-After`, never a 500.
+
+    A safe request (GET, HEAD, OPTIONS) that lost its database connection runs once more first, on a fresh
+    connection (the pool dropped the dead one and every older one when the fault was raised). Only while
+    nothing has been sent: the client then sees one answer, as if nothing had happened. Its request body, if
+    any, is replayed from what the first run read (bounded by the body-size limit, which wraps this
+    middleware). A request that may have changed something is never run twice: it may have committed just
+    before the connection dropped, so the client decides (with an Idempotency-Key where the API takes one).
+
+    Other faults are not retried here: an unreachable server would make the client wait twice for nothing,
+    and a full pool or a held lock has already made it wait. Once the response has started, nothing can be
+    taken back: the error goes on to the server, which cuts the response short. Once it has been sent whole,
+    a fault in the clean-up after it (closing the request's session) concerns nobody: it is logged only.
+
+    Install it innermost (added first), inside the request-context middleware, so that a retried request
+    keeps one request ID, one access-log line and one metrics sample.
+    """
+
+    def __init__(self, app: ASGIApp, *, retries: int = 1) -> None:
+        self.app = app
+        self.retries = retries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        safe = scope["method"] in SAFE_METHODS
+        replay = _Replay(receive) if safe else None
+        attempt = 0
+        while True:
+            attempt += 1
+            started = completed = False
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started, completed
+                if message["type"] == "http.response.start":
+                    started = True
+                elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                    completed = True
+                await send(message)
+
+            # Each run gets its own copy of the scope (the router writes the matched route into it); the
+            # request's state (its ID) is shared.
+            attempt_scope = dict(scope)
+            try:
+                await self.app(attempt_scope, replay.receive() if replay else receive, tracking_send)
+                return
+            except Exception as exc:
+                fault = database_fault(exc)
+                if fault is None or (started and not completed):
+                    raise
+                error = exc
+            finally:
+                scope.update(attempt_scope)
+            if completed:
+                # The response went out whole; what failed is the clean-up after it (closing the request's
+                # session rolls back on a connection that has just died). The client has its answer, and
+                # raising would only make the server drop a healthy keep-alive connection.
+                DATABASE_FAULTS.labels(fault=fault, outcome="after_response").inc()
+                log.info("http.database_fault_after_response", path=scope["path"], error=describe(error))
+                return
+            if (
+                replay is not None
+                and fault is DatabaseFault.DISCONNECTED
+                and attempt <= self.retries
+                and not replay.disconnected
+            ):
+                DATABASE_FAULTS.labels(fault=fault, outcome="retried").inc()
+                log.info("http.database_retried", path=scope["path"], fault=str(fault), error=describe(error))
+                continue
+            DATABASE_FAULTS.labels(fault=fault, outcome="unavailable").inc()
+            log.warning(
+                "http.database_unavailable", path=scope["path"], fault=str(fault), error=describe(error)
+            )
+            request_id = scope.get("state", {}).get("request_id")
+            await database_unavailable(fault, request_id)(scope, receive, send)
+            return
+
+
+class _Replay:
+    """The request's messages as the app read them, so that a second run reads the same ones."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._messages: list[Message] = []
+
+    @property
+    def disconnected(self) -> bool:
+        """True once the client has gone (no point running the request again)."""
+        return any(message["type"] == "http.disconnect" for message in self._messages)
+
+    def receive(self) -> Receive:
+        """A `receive` for one run: what earlier runs read, in order, then the client's next messages."""
+        position = 0
+
+        async def receive() -> Message:
+            nonlocal position
+            if position < len(self._messages):
+                message = self._messages[position]
+            else:
+                message = await self._receive()
+                self._messages.append(message)
+            position += 1
+            return message
+
+        return receive
