@@ -12,6 +12,9 @@ fault reaches the test as the exception the SDK really raises. What they raise, 
 | bad directive (400)        | `openai.BadRequestError`         | `anthropic.BadRequestError`         |
 | `hang` past the timeout    | `openai.APITimeoutError`         | `anthropic.APITimeoutError`         |
 | `malformed` (plain/stream) | `json.JSONDecodeError`, unwrapped | `json.JSONDecodeError`, unwrapped  |
+| `stream_error` (in a 200)  | `openai.APIError` (no status)    | `anthropic.APIStatusError`, 200     |
+| `cut` (stream dropped)     | `openai.APIConnectionError`      | `httpx2.ReadError`, unwrapped       |
+| `html` (plain / stream)    | the page as `str` / no chunks    | the page as `str` / no events       |
 """
 
 from __future__ import annotations
@@ -690,3 +693,133 @@ def test_health_and_reset(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.reset()
     stats = fake_llm_server.stats()
     assert (stats["requests"], stats["paths"], stats["scenarios"], stats["statuses"]) == (0, {}, {}, {})
+
+
+# --- what real servers do (issue 13): errors inside streams, cut streams, portals, strict validation --------
+
+
+def test_fault_directives_are_parsed() -> None:
+    scenario = parse_model(
+        "m+stream_error=overloaded_error:1+error_after=2+html+usage_late+echo_params+traceback"
+    )
+    assert (scenario.stream_error, scenario.stream_error_times, scenario.error_after) == (
+        "overloaded_error",
+        1,
+        2,
+    )
+    assert (scenario.html, scenario.usage_late, scenario.echo_params, scenario.traceback) == (True,) * 4
+    assert [scenario.stream_fails(n) for n in (1, 2)] == [True, False]
+    assert parse_model("m+cut=3").cut == 3
+    with pytest.raises(ScenarioError):
+        parse_model("m+stream_error=not a type")
+
+
+async def test_openai_stream_error_event(oai: openai.AsyncOpenAI) -> None:
+    stream = await oai.chat.completions.create(
+        model="gpt-test+stream_error=server_error+error_after=2", messages=OPENAI_MESSAGES, stream=True
+    )
+    received: list[ChatCompletionChunk] = []
+    with pytest.raises(openai.APIError) as caught:
+        await collect(stream, received)
+    assert not isinstance(caught.value, openai.APIStatusError)  # a bare APIError: the status was 200
+    assert caught.value.type == "server_error"
+    assert "".join(c.choices[0].delta.content or "" for c in received if c.choices) == "echo: hello"
+
+
+async def test_anthropic_stream_error_event(claude: anthropic.AsyncAnthropic) -> None:
+    stream = await claude.messages.create(
+        model="claude-test+stream_error=overloaded_error",
+        max_tokens=100,
+        messages=ANTHROPIC_MESSAGES,
+        stream=True,
+    )
+    received: list[RawMessageStreamEvent] = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        await collect(stream, received)
+    assert caught.value.status_code == 200  # raised from an `event: error` of a 200 stream
+    assert caught.value.type == "overloaded_error"
+    assert [e.type for e in received] == ["message_start", "content_block_start"]
+
+
+async def test_a_cut_stream_breaks_the_connection(oai: openai.AsyncOpenAI) -> None:
+    stream = await oai.chat.completions.create(model="gpt-test+cut=1", messages=OPENAI_MESSAGES, stream=True)
+    received: list[ChatCompletionChunk] = []
+    with pytest.raises(openai.APIConnectionError):
+        await collect(stream, received)
+    assert [c.choices[0].delta.content for c in received] == ["", "echo:"]
+
+
+async def test_html_answers_are_a_portal_page(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic
+) -> None:
+    # The SDKs hand a 200 body that is not JSON back as text, and a streamed one as no events at all.
+    page = await oai.chat.completions.create(model="gpt-test+html", messages=OPENAI_MESSAGES)
+    assert isinstance(page, str)
+    assert "<title>Guest Wi-Fi - Sign in</title>" in page
+    stream = await claude.messages.create(
+        model="claude-test+html", max_tokens=100, messages=ANTHROPIC_MESSAGES, stream=True
+    )
+    assert stream.response.headers["content-type"].startswith("text/html")
+    assert [event async for event in stream] == []
+
+
+async def test_anthropic_usage_late(claude: anthropic.AsyncAnthropic) -> None:
+    stream = await claude.messages.create(
+        model="claude-test+usage_late",
+        max_tokens=100,
+        messages=ANTHROPIC_MESSAGES,
+        system=SYSTEM,
+        stream=True,
+    )
+    events = [event async for event in stream]
+    assert events[0].type == "message_start"
+    assert events[0].message.usage.input_tokens == 0
+    assert events[-2].type == "message_delta"
+    assert events[-2].usage.input_tokens == INPUT_TOKENS
+
+
+async def test_echo_params(oai: openai.AsyncOpenAI) -> None:
+    completion = await oai.chat.completions.create(
+        model="gpt-test+echo_params", messages=OPENAI_MESSAGES, temperature=0.5, stop=["x"], max_tokens=9
+    )
+    assert json.loads(completion.choices[0].message.content or "") == {
+        "max_tokens": 9,
+        "stop": ["x"],
+        "temperature": 0.5,
+    }
+
+
+async def test_errors_with_a_traceback(oai: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        await oai.chat.completions.create(model="gpt-test+status=500+traceback", messages=OPENAI_MESSAGES)
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert "Traceback (most recent call last)" in body["message"]
+    assert len(body["message"]) > 1500
+
+
+async def test_an_assistant_content_of_null_is_refused_like_llama_cpp(oai: openai.AsyncOpenAI) -> None:
+    messages: list[ChatCompletionMessageParam] = [
+        *OPENAI_MESSAGES,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ]
+    with pytest.raises(openai.InternalServerError):
+        await oai.chat.completions.create(model="gpt-test", messages=messages)
+    messages[2]["content"] = ""
+    completion = await oai.chat.completions.create(model="gpt-test", messages=messages)
+    assert completion.choices[0].message.content == REPLY
+
+
+async def test_an_empty_anthropic_text_block_is_refused(claude: anthropic.AsyncAnthropic) -> None:
+    messages: list[MessageParam] = [
+        *ANTHROPIC_MESSAGES,
+        {"role": "assistant", "content": [{"type": "text", "text": ""}]},
+        {"role": "user", "content": "again"},
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="must be non-empty"):
+        await claude.messages.create(model="claude-test", max_tokens=100, messages=messages)

@@ -26,6 +26,22 @@ Behaviour is chosen by the request's `model` string, so a test needs no side cha
                         instead of answering in text; streamed arguments come in several fragments.
     `tokens=<n>`        The reply has exactly n words (the echo repeated or cut); streamed one word per chunk.
     `tps=<n>`           When streaming, pace the words at n per second (after the first).
+    `stream_error=<type>[:n]`  When streaming, the first n requests (every one without `:n`) send the
+                        provider's in-stream error of that type (`overloaded_error`, `api_error`,
+                        `server_error`, …) after `error_after` token events, then end: Anthropic's
+                        `event: error`, OpenAI-compatible servers' `data: {"error": …}`.
+    `error_after=<n>`   Token events sent before a `stream_error` (default 0: before any content).
+    `cut=<n>`           When streaming, drop the connection after n token events (no proper end of stream).
+    `html`              Answer `200` with an HTML page (a captive portal's), streaming or not.
+    `usage_late`        Anthropic streams report 0 input tokens at `message_start` and the real count only in
+                        `message_delta` (as LiteLLM's /v1/messages does).
+    `echo_params`       The reply is the JSON (one "word") of the request's other fields: sampling parameters
+                        such as `temperature`, `top_p`, `max_tokens`, `stop`/`stop_sequences`, `top_k`.
+    `traceback`         Error answers (`status=`) carry a 1,600-character Python traceback in their message.
+
+Requests are checked as the strictest servers check them: an OpenAI assistant message whose `content` is
+`null` is answered with a 500 (llama-cpp-python's server does), an Anthropic text block that is empty with a
+400 (the Messages API does).
 
 The text reply is `"echo:"` followed by the words of the last user message, joined by single spaces. Token
 counts are words: input = every word of the system prompt and of every message's text; output = the reply's
@@ -71,6 +87,19 @@ TOOL_ARGUMENTS: Final[dict[str, object]] = {"query": "weather in Paris", "n": 1}
 """What the `tools` directive passes to the requested tool."""
 
 HANG_SECONDS: Final = 3600.0
+
+HTML_PAGE: Final = (
+    "<!DOCTYPE html><html><head><title>Guest Wi-Fi - Sign in</title></head>"
+    "<body><h1>Welcome</h1><p>Accept the terms to continue.</p></body></html>"
+)
+"""What the `html` directive answers: a captive portal's page."""
+
+TRACEBACK: Final = (
+    "\nTraceback (most recent call last):\n"
+    + '  File "/srv/llm/server.py", line 812, in handle_request\n    result = await self.generate(req)\n' * 16
+    + "RuntimeError: CUDA out of memory while generating"
+)
+"""What the `traceback` directive appends to an error's message (about 1,600 characters)."""
 _ARGUMENT_FRAGMENT_CHARS: Final = 8  # the 39-character arguments JSON streams as 5 fragments
 
 
@@ -96,6 +125,14 @@ class Scenario:
     tools: bool = False
     tokens: int | None = None
     tps: float | None = None
+    stream_error: str | None = None
+    stream_error_times: int | None = None  # None: every request
+    error_after: int = 0
+    cut: int | None = None
+    html: bool = False
+    usage_late: bool = False
+    echo_params: bool = False
+    traceback: bool = False
 
     def fails(self, request_number: int) -> bool:
         """True if the `request_number`-th request (1-based) with this model string answers `status`."""
@@ -103,9 +140,25 @@ class Scenario:
             return False
         return self.status_times is None or request_number <= self.status_times
 
+    def stream_fails(self, request_number: int) -> bool:
+        """True if the `request_number`-th request (1-based) streams the `stream_error`."""
+        if self.stream_error is None:
+            return False
+        return self.stream_error_times is None or request_number <= self.stream_error_times
 
-_FLAGS: Final = ("hang", "malformed", "tools")
-_DIRECTIVES: Final = ("latency", "status", "retry_after", "tokens", "tps", *_FLAGS)
+
+_FLAGS: Final = ("hang", "malformed", "tools", "html", "usage_late", "echo_params", "traceback")
+_DIRECTIVES: Final = (
+    "latency",
+    "status",
+    "retry_after",
+    "tokens",
+    "tps",
+    "stream_error",
+    "error_after",
+    "cut",
+    *_FLAGS,
+)
 
 
 def _int(key: str, value: str, minimum: int) -> int:
@@ -130,7 +183,7 @@ def _number(key: str, value: str, *, allow_zero: bool) -> float:
     return number
 
 
-def _directive(key: str, value: str) -> dict[str, Any]:
+def _directive(key: str, value: str) -> dict[str, Any]:  # noqa: PLR0911  # one return per directive
     """The `Scenario` fields one directive sets."""
     match key:
         case "latency":
@@ -148,6 +201,15 @@ def _directive(key: str, value: str) -> dict[str, Any]:
             return {"tokens": _int(key, value, 1)}
         case "tps":
             return {"tps": _number(key, value, allow_zero=False)}
+        case "stream_error":
+            kind, has_times, times = value.partition(":")
+            if not kind.replace("_", "").isalnum():
+                raise ScenarioError(f"stream_error={value!r}: the error type is a word such as api_error")
+            return {"stream_error": kind, "stream_error_times": _int(key, times, 0) if has_times else None}
+        case "error_after":
+            return {"error_after": _int(key, value, 0)}
+        case "cut":
+            return {"cut": _int(key, value, 0)}
         case _:
             return {key: True}
 
@@ -188,7 +250,11 @@ def parse_model(model: str) -> Scenario:
 
 
 class _BadRequest(Exception):
-    """The request is not something the provider would accept (answered with a 400)."""
+    """The request is not something the provider would accept (answered with `status`, 400 by default)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -202,6 +268,7 @@ class _Call:
     input_tokens: int
     first_tool: str | None
     max_tokens: int | None
+    params: dict[str, Any] = field(default_factory=dict)  # the request's other fields, for `echo_params`
 
 
 @dataclass(frozen=True)
@@ -266,7 +333,19 @@ def _optional_int(body: dict[str, Any], key: str) -> int | None:
     return value
 
 
+# Request fields that are not parameters of the answer (what `echo_params` leaves out).
+_NOT_PARAMS: Final = frozenset(
+    {"model", "messages", "system", "stream", "stream_options", "tools", "tool_choice", "metadata"}
+)
+
+
+def _params(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in _NOT_PARAMS}
+
+
 def _reply(call: _Call, scenario: Scenario, tool_call_id: str) -> _Reply:
+    if scenario.echo_params:
+        return _Reply("stop", words=[json.dumps(call.params, sort_keys=True, separators=(",", ":"))])
     if scenario.tools:
         assert call.first_tool is not None  # checked when the request was read
         arguments = json.dumps(TOOL_ARGUMENTS)
@@ -323,12 +402,16 @@ class _Provider(abc.ABC):
         """The non-streaming answer."""
 
     @abc.abstractmethod
-    def events(self, call: _Call, reply: _Reply) -> list[_Event]:
-        """The streaming answer."""
+    def events(self, call: _Call, reply: _Reply, *, usage_late: bool = False) -> list[_Event]:
+        """The streaming answer (`usage_late`: input tokens only at the end, where the format has a start)."""
 
     @abc.abstractmethod
     def malformed_events(self, call: _Call) -> list[_Event]:
         """A stream that breaks: one valid event, then one whose data is not JSON."""
+
+    @abc.abstractmethod
+    def stream_error(self, kind: str, message: str) -> _Event:
+        """The provider's error event inside a stream."""
 
     @staticmethod
     def bearer_key(request: web.Request) -> str:
@@ -377,6 +460,10 @@ class _OpenAI(_Provider):
             first_tool = function["name"]
         if scenario.tools and first_tool is None:
             raise _BadRequest("the `tools` directive needs a `tools` list in the request")
+        for message in messages:
+            if isinstance(message, dict) and "content" in message and message["content"] is None:
+                # llama-cpp-python's server renders the conversation with a template that needs a string.
+                raise _BadRequest('can only concatenate str (not "NoneType") to str', status=500)
         options = body.get("stream_options")
         return _Call(
             model=scenario.model,
@@ -386,6 +473,7 @@ class _OpenAI(_Provider):
             input_tokens=sum(_words(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)),
             first_tool=first_tool,
             max_tokens=_optional_int(body, "max_completion_tokens") or _optional_int(body, "max_tokens"),
+            params=_params(body),
         )
 
     @staticmethod
@@ -458,7 +546,7 @@ class _OpenAI(_Provider):
 
         return chunk
 
-    def events(self, call: _Call, reply: _Reply) -> list[_Event]:
+    def events(self, call: _Call, reply: _Reply, *, usage_late: bool = False) -> list[_Event]:
         chunk = self._chunker(call)
         events: list[_Event] = []
         if reply.finish == "tool":
@@ -494,6 +582,12 @@ class _OpenAI(_Provider):
             _Event(chunk({"role": "assistant", "content": "", "refusal": None})),
             _Event(b"data: " + self.malformed_body + b"\n\n"),
         ]
+
+    def stream_error(self, kind: str, message: str) -> _Event:
+        # What vLLM and LiteLLM send when the model fails mid-answer (the SDK raises `openai.APIError`).
+        return _Event(
+            b"data: " + _dumps({"error": {"message": message, "type": kind, "param": None}}) + b"\n\n"
+        )
 
 
 class _Anthropic(_Provider):
@@ -535,6 +629,11 @@ class _Anthropic(_Provider):
             first_tool = tools[0]["name"]
         if scenario.tools and first_tool is None:
             raise _BadRequest("the `tools` directive needs a `tools` list in the request")
+        for index, message in enumerate(messages):
+            blocks = message.get("content") if isinstance(message, dict) else None
+            for block in blocks if isinstance(blocks, list) else []:
+                if isinstance(block, dict) and block.get("type") == "text" and not block.get("text"):
+                    raise _BadRequest(f"messages.{index}: text content blocks must be non-empty")
         input_tokens = _words(_text_of(body.get("system"))) + sum(
             _words(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)
         )
@@ -546,6 +645,7 @@ class _Anthropic(_Provider):
             input_tokens=input_tokens,
             first_tool=first_tool,
             max_tokens=max_tokens,
+            params=_params(body),
         )
 
     @staticmethod
@@ -569,7 +669,7 @@ class _Anthropic(_Provider):
             }
         return {"type": "text", "text": reply.text}
 
-    def _start(self, call: _Call) -> bytes:
+    def _start(self, call: _Call, *, usage_late: bool = False) -> bytes:
         message: dict[str, Any] = {
             "id": f"msg_{_new_id()}",
             "type": "message",
@@ -578,7 +678,7 @@ class _Anthropic(_Provider):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": self._usage(call, 0),
+            "usage": self._usage(call, 0) | ({"input_tokens": 0} if usage_late else {}),
         }
         return self._sse("message_start", {"type": "message_start", "message": message})
 
@@ -598,7 +698,7 @@ class _Anthropic(_Provider):
             "usage": self._usage(call, reply.output_tokens),
         }
 
-    def events(self, call: _Call, reply: _Reply) -> list[_Event]:
+    def events(self, call: _Call, reply: _Reply, *, usage_late: bool = False) -> list[_Event]:
         sse = self._sse
         if reply.finish == "tool":
             block = {**self._content(reply), "input": {}}
@@ -611,7 +711,7 @@ class _Anthropic(_Provider):
         usage = {**self._usage(call, reply.output_tokens)}
         del usage["service_tier"]
         return [
-            _Event(self._start(call)),
+            _Event(self._start(call, usage_late=usage_late)),
             _Event(
                 sse(
                     "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
@@ -644,6 +744,10 @@ class _Anthropic(_Provider):
             _Event(self._start(call)),
             _Event(b"event: content_block_start\ndata: " + self.malformed_body + b"\n\n"),
         ]
+
+    def stream_error(self, kind: str, message: str) -> _Event:
+        # The Messages API's in-stream error, e.g. `overloaded_error` when capacity runs out mid-answer.
+        return _Event(self._sse("error", {"type": "error", "error": {"type": kind, "message": message}}))
 
 
 # --- the server ---------------------------------------------------------------------------------------
@@ -685,7 +789,22 @@ def _error(
     return web.json_response(provider.error_body(status, message), status=status, headers=headers)
 
 
-async def _stream(request: web.Request, events: list[_Event], tps: float | None) -> web.StreamResponse:
+def _broken(events: list[_Event], after: int, tail: _Event | None) -> list[_Event]:
+    """The events up to the `after`-th token event, then `tail` (an in-stream error) if any."""
+    kept: list[_Event] = []
+    tokens = 0
+    for event in events:
+        if event.token:
+            if tokens == after:
+                break
+            tokens += 1
+        kept.append(event)
+    return kept + ([tail] if tail is not None else [])
+
+
+async def _stream(
+    request: web.Request, events: list[_Event], tps: float | None, *, cut: bool = False
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Cache-Control": "no-cache"})
     response.content_type = "text/event-stream"
     response.charset = "utf-8"
@@ -698,6 +817,10 @@ async def _stream(request: web.Request, events: list[_Event], tps: float | None)
                     await asyncio.sleep(delay)
                 paced = True
             await response.write(event.data)
+        if cut:  # the connection drops: no last chunk of the chunked body, no end of stream
+            assert request.transport is not None
+            request.transport.close()
+            return response
         await response.write_eof()
     except ConnectionError:  # the client went away mid-stream
         pass
@@ -717,8 +840,10 @@ async def _read(request: web.Request, provider: _Provider) -> tuple[Scenario, _C
     try:
         scenario = parse_model(body["model"])
         return scenario, provider.read(body, scenario)
-    except (ScenarioError, _BadRequest) as exc:
+    except ScenarioError as exc:
         return _error(provider, 400, str(exc))
+    except _BadRequest as exc:
+        return _error(provider, exc.status, str(exc))
 
 
 async def _fault(
@@ -732,7 +857,12 @@ async def _fault(
         headers: dict[str, str] = {}
         if scenario.retry_after is not None or scenario.status == 429:
             headers["retry-after"] = scenario.retry_after or "1"
-        return _error(provider, scenario.status, f"Fake error {scenario.status} (request {number}).", headers)
+        message = f"Fake error {scenario.status} (request {number})." + (
+            TRACEBACK if scenario.traceback else ""
+        )
+        return _error(provider, scenario.status, message, headers)
+    if scenario.html:
+        return web.Response(text=HTML_PAGE, content_type="text/html")
     if scenario.malformed and call.stream:
         return await _stream(request, provider.malformed_events(call), None)
     if scenario.malformed:
@@ -753,7 +883,14 @@ async def _answer(request: web.Request, provider: _Provider, stats: _Stats) -> w
         return fault
     reply = _reply(call, scenario, tool_call_id=f"{provider.tool_id_prefix}_{_new_id()}")
     if call.stream:
-        return await _stream(request, provider.events(call, reply), scenario.tps)
+        events = provider.events(call, reply, usage_late=scenario.usage_late)
+        if scenario.stream_error is not None and scenario.stream_fails(number):
+            message = f"Fake {scenario.stream_error} mid-stream (request {number})."
+            tail = provider.stream_error(scenario.stream_error, message)
+            return await _stream(request, _broken(events, scenario.error_after, tail), scenario.tps)
+        if scenario.cut is not None:
+            return await _stream(request, _broken(events, scenario.cut, None), scenario.tps, cut=True)
+        return await _stream(request, events, scenario.tps)
     return web.Response(body=_dumps(provider.message(call, reply)), content_type="application/json")
 
 

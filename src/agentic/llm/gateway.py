@@ -60,9 +60,13 @@ class Target:
 
 
 def breaker_key(target: Target, key_id: str) -> str:
-    """The breaker key: per provider, model *and* credential.
+    """The breaker key: per provider, model *and* credential (its API key and endpoint, as `key_id`).
 
-    One organisation's revoked key must not open the breaker for every other organisation using the model.
+    A breaker keyed by `provider/model` alone would let one organisation's revoked key (401s count against
+    the target) open the breaker of that model for every organisation in the process, and would make two
+    OpenAI-compatible servers that serve the same model name (a local `llama3` here, another there) one
+    breaker: the down one would take the healthy one out of every chain. The cost: during a real provider
+    outage each credential pays its own `breaker_failure_threshold` failed calls (fast ones) before skipping.
     """
     return f"{target.key}#{key_id}"
 
@@ -206,13 +210,18 @@ class LLMGateway:
         )
 
     async def _model(self, target: Target, context: CallContext) -> tuple[ChatModel, str]:
-        """The model adapter and the limiter key (a hash of the API key: never the key itself)."""
+        """The model adapter and the credential's id for limiter and breaker keys.
+
+        The id hashes the API key *with* the base URL (never the key itself): two servers reached with the
+        same placeholder key (`sk-no-key` for local servers) are different endpoints with their own limits.
+        """
         if target.provider == "mock":
             return self._mock.model(target.model, target.options), "mock"
         if target.provider not in ("openai", "anthropic"):
             raise ProviderNotConfigured(f"unknown provider {target.provider!r}: use openai, anthropic, mock")
         credential = await self._credential(target, context)
-        key_id = hashlib.sha256(f"{target.provider}:{credential.api_key}".encode()).hexdigest()[:16]
+        fingerprint = f"{target.provider}\n{credential.base_url or ''}\n{credential.api_key}"
+        key_id = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         cache_key = (target.provider, key_id, credential.base_url)
         provider = self._providers.get(cache_key)
         if provider is None:

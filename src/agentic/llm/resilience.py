@@ -70,7 +70,11 @@ class CircuitBreaker:
 
 
 class BreakerRegistry:
-    """One breaker per provider+model, for the whole process."""
+    """One breaker per key, for the whole process.
+
+    The gateway keys breakers by provider, model and credential (`gateway.breaker_key`): one organisation's
+    revoked key, or one of two servers serving the same model name, must not take the target out for all.
+    """
 
     def __init__(self, failure_threshold: int, recovery_s: float) -> None:
         self.failure_threshold = failure_threshold

@@ -9,7 +9,12 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import LLMError
-from agentic.llm.providers._sdk_errors import translate_sdk_error
+from agentic.llm.providers._sdk_errors import (
+    check_event_stream,
+    empty_stream,
+    not_an_answer,
+    translate_sdk_error,
+)
 from agentic.llm.types import (
     FinishReason,
     LLMRequest,
@@ -28,6 +33,7 @@ from agentic.llm.types import (
 try:
     import anthropic
     from anthropic import AsyncAnthropic, DefaultAioHttpClient
+    from anthropic.types.message_create_params import MessageCreateParamsBase
 except ImportError as exc:  # pragma: no cover
     raise ImportError("The Anthropic provider needs `pip install 'anthropic[aiohttp]'`.") from exc
 
@@ -44,9 +50,44 @@ _FINISH: dict[str | None, FinishReason] = {
 }
 
 
-def translate_error(exc: Exception) -> LLMError:
-    """Map an Anthropic SDK exception to the gateway's errors."""
-    return translate_sdk_error(exc, sdk=anthropic, vendor="Anthropic")
+# The request fields the SDK names. Sampling parameters (`temperature`, `top_p`, `top_k`) are not among them
+# in this SDK, yet the API and compatible servers (LiteLLM's /v1/messages) take them: they go in the body.
+_SDK_PARAMS = frozenset(MessageCreateParamsBase.__required_keys__ | MessageCreateParamsBase.__optional_keys__)
+# Set from the request itself; an option may not override them.
+_REQUEST_OWNED = frozenset(
+    {"messages", "model", "stream", "system", "tools", "tool_choice", "output_config"}
+    | {"timeout", "extra_headers", "extra_query", "parallel_tool_calls"}
+)
+# The OpenAI names of the same parameters (agents switch providers; fallback chains mix them).
+_RENAMED = {"stop": "stop_sequences", "max_completion_tokens": "max_tokens"}
+
+
+def translate_error(exc: Exception, *, streaming: bool = False) -> LLMError:
+    """Map an Anthropic SDK exception to the gateway's errors (`streaming`: the answer had begun)."""
+    return translate_sdk_error(exc, sdk=anthropic, vendor="Anthropic", streaming=streaming)
+
+
+def option_params(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An agent's model options as Messages API fields: `(named SDK arguments, extra body fields)`.
+
+    OpenAI names are translated (`stop` → `stop_sequences`, a single string made a list;
+    `max_completion_tokens` → `max_tokens`). Options the SDK names become its arguments; the rest
+    (`temperature`, `top_p`, `top_k`, a server's own parameters) go into the body as given, merged with an
+    explicit `extra_body` option. Options the request decides, and unset (`null`) ones, are left out.
+    """
+    named: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None or key in _REQUEST_OWNED:
+            continue
+        if key == "extra_body":
+            if isinstance(value, dict):
+                extra |= value
+            continue
+        name = _RENAMED.get(key, key)
+        given = [value] if name == "stop_sequences" and isinstance(value, str) else value
+        (named if name in _SDK_PARAMS else extra)[name] = given
+    return named, extra
 
 
 class AnthropicProvider:
@@ -117,10 +158,13 @@ class AnthropicModel:
         self.options = options
 
     def _params(self, request: LLMRequest, timeout_s: float) -> dict[str, Any]:
-        params: dict[str, Any] = {
+        # The agent's model options first; what the request itself sets wins over them.
+        named, extra = option_params(self.options)
+        params: dict[str, Any] = named | {
             "model": self.model_name,
             "messages": _messages(request.messages),
-            "max_tokens": request.max_tokens or int(self.options.get("max_tokens", DEFAULT_MAX_TOKENS)),
+            # Required by the API: the request's, else the agent's option, else a default.
+            "max_tokens": request.max_tokens or int(named.get("max_tokens") or DEFAULT_MAX_TOKENS),
             "timeout": timeout_s,
         }
         if request.system_prompt:
@@ -131,28 +175,38 @@ class AnthropicModel:
                 for t in request.tools
             ]
             if request.tool_choice == "required":
-                params["tool_choice"] = {"type": "any"}
+                choice: dict[str, Any] = {"type": "any"}
             elif request.tool_choice in ("auto", "none"):
-                params["tool_choice"] = {"type": request.tool_choice}
+                choice = {"type": request.tool_choice}
             else:
-                params["tool_choice"] = {"type": "tool", "name": request.tool_choice}
+                choice = {"type": "tool", "name": request.tool_choice}
+            if self.options.get("parallel_tool_calls") is False and choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True  # OpenAI's `parallel_tool_calls: false`
+            params["tool_choice"] = choice
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            extra["temperature"] = request.temperature
         if request.stop:
             params["stop_sequences"] = list(request.stop)
         if request.response_format is not None:
             params["output_config"] = {
                 "format": {"type": "json_schema", "schema": request.response_format.json_schema}
             }
+        if extra:
+            params["extra_body"] = extra
         return params
 
     async def complete(self, request: LLMRequest, *, timeout_s: float) -> LLMResponse:
         """One answer."""
         start = time.perf_counter()
         try:
-            message = await cast(Any, self.provider.client.messages).create(
+            raw = await cast(Any, self.provider.client.messages).with_raw_response.create(
                 **self._params(request, timeout_s)
             )
+            message = await raw.parse()
+            if isinstance(message, str):  # the SDK hands back a body that is not JSON as text
+                raise not_an_answer(
+                    "Anthropic", raw.status_code, raw.headers.get("content-type", ""), message
+                )
             text = "".join(block.text for block in message.content if block.type == "text")
             calls = tuple(
                 ToolCall(id=block.id, name=block.name, arguments=dict(block.input))
@@ -179,12 +233,17 @@ class AnthropicModel:
         assembler = StreamAssembler(provider="anthropic", model=self.model_name)
         input_usage = Usage()
         tool_index: dict[int, int] = {}  # content block index → tool-call ordinal
+        opened = False
         try:
             stream = await cast(Any, self.provider.client.messages).create(
                 **self._params(request, timeout_s), stream=True
             )
+            opened = True
             async with stream:
+                await check_event_stream(stream.response, "Anthropic")
+                events = 0
                 async for event in stream:
+                    events += 1
                     kind = event.type
                     if kind == "message_start":
                         input_usage = _usage(event.message.usage)
@@ -210,20 +269,33 @@ class AnthropicModel:
                             yield piece
                     elif kind == "message_delta":
                         assembler.finish_reason = _FINISH.get(event.delta.stop_reason, "stop")
-                        update = UsageUpdate(
-                            Usage(
-                                input_tokens=input_usage.input_tokens,
-                                output_tokens=event.usage.output_tokens or 0,
-                                cached_tokens=input_usage.cached_tokens,
-                            )
-                        )
+                        update = UsageUpdate(_final_usage(input_usage, event.usage))
                         assembler.add(update)
                         yield update
+                if not events:  # a 200 whose body held no event at all: not an answer, whatever its type
+                    raise empty_stream("Anthropic", stream.response)
         except LLMError:
             raise
         except Exception as exc:
-            raise translate_error(exc) from exc
+            raise translate_error(exc, streaming=opened) from exc
         yield StreamDone(assembler.finish((time.perf_counter() - start) * 1000))
+
+
+def _final_usage(started: Usage, delta: Any) -> Usage:
+    """The usage of a stream from `message_start`'s and the final `message_delta`'s.
+
+    Both are cumulative, so the larger count is the true one: servers that do not know the prompt's size when
+    the stream starts (LiteLLM's /v1/messages sends 0 at `message_start`) report it only in `message_delta`,
+    and one that repeats it there, or leaves it out (null), must not make it count twice or vanish.
+    """
+    if delta is None:
+        return started
+    reported = _usage(delta)
+    return Usage(
+        input_tokens=max(started.input_tokens, reported.input_tokens),
+        output_tokens=reported.output_tokens,
+        cached_tokens=max(started.cached_tokens, reported.cached_tokens),
+    )
 
 
 def _usage(usage: Any) -> Usage:

@@ -16,7 +16,12 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import LLMError
-from agentic.llm.providers._sdk_errors import translate_sdk_error
+from agentic.llm.providers._sdk_errors import (
+    check_event_stream,
+    empty_stream,
+    not_an_answer,
+    translate_sdk_error,
+)
 from agentic.llm.types import (
     FinishReason,
     LLMRequest,
@@ -35,6 +40,7 @@ from agentic.llm.types import (
 try:
     import openai
     from openai import AsyncOpenAI, DefaultAioHttpClient
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 except ImportError as exc:  # pragma: no cover - the dependency is pinned; the hint is for trimmed installs
     raise ImportError("The OpenAI provider needs `pip install 'openai[aiohttp]'`.") from exc
 
@@ -48,9 +54,44 @@ _FINISH: dict[str | None, FinishReason] = {
 }
 
 
-def translate_error(exc: Exception) -> LLMError:
-    """Map an OpenAI SDK exception to the gateway's errors."""
-    return translate_sdk_error(exc, sdk=openai, vendor="OpenAI")
+# The request fields the SDK names: a model option with one of these names is passed as that argument.
+_SDK_PARAMS = frozenset(
+    CompletionCreateParamsBase.__required_keys__ | CompletionCreateParamsBase.__optional_keys__
+)
+# Set from the request itself (conversation, tools, format, streaming): options may not override them.
+_REQUEST_OWNED = frozenset(
+    {"messages", "model", "stream", "stream_options", "tools", "tool_choice", "response_format"}
+    | {"functions", "function_call", "timeout", "extra_headers", "extra_query"}
+)
+# Option names of the other wire format, translated.
+_RENAMED = {"stop_sequences": "stop"}
+
+
+def translate_error(exc: Exception, *, streaming: bool = False) -> LLMError:
+    """Map an OpenAI SDK exception to the gateway's errors (`streaming`: the answer had begun)."""
+    return translate_sdk_error(exc, sdk=openai, vendor="OpenAI", streaming=streaming)
+
+
+def option_params(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An agent's model options as request fields: `(named SDK arguments, extra body fields)`.
+
+    Options the SDK names (`temperature`, `top_p`, `max_tokens`, `stop`, `seed`, …) become its arguments. Any
+    other option (`top_k`, `min_p`, `repeat_penalty` of vLLM, llama.cpp or LiteLLM) goes into the body as
+    given, merged with an explicit `extra_body` option, so a compatible server's own parameters reach it.
+    Options the request decides (`messages`, `tools`, `stream`, …) and unset (`null`) ones are left out.
+    """
+    named: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None or key in _REQUEST_OWNED:
+            continue
+        if key == "extra_body":
+            if isinstance(value, dict):
+                extra |= value
+            continue
+        name = _RENAMED.get(key, key)
+        (named if name in _SDK_PARAMS else extra)[name] = value
+    return named, extra
 
 
 class OpenAIProvider:
@@ -83,6 +124,8 @@ class OpenAIProvider:
 def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+    # `content` is always a string, an empty one beside tool calls: OpenAI accepts `null` there, but stricter
+    # compatible servers (llama-cpp-python's) answer `null` with a 500, and every server accepts "".
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
         wire["tool_calls"] = [
@@ -93,7 +136,6 @@ def _message(message: Message) -> dict[str, Any]:
             }
             for c in message.tool_calls
         ]
-        wire["content"] = message.content or None
     if message.name:
         wire["name"] = message.name
     return wire
@@ -111,7 +153,9 @@ class OpenAIChatModel:
         self.options = options
 
     def _params(self, request: LLMRequest, timeout_s: float) -> dict[str, Any]:
-        params: dict[str, Any] = {
+        # The agent's model options first; what the request itself sets wins over them.
+        named, extra = option_params(self.options)
+        params: dict[str, Any] = named | {
             "model": self.model_name,
             "messages": [_message(m) for m in request.messages],
             "timeout": timeout_s,
@@ -143,8 +187,7 @@ class OpenAIChatModel:
                     "strict": request.response_format.strict,
                 },
             }
-        extra = self.options.get("extra_body")
-        if isinstance(extra, dict):
+        if extra:
             params["extra_body"] = extra
         return params
 
@@ -152,9 +195,14 @@ class OpenAIChatModel:
         """One answer."""
         start = time.perf_counter()
         try:
-            completion = await cast(Any, self.provider.client.chat.completions).create(
+            raw = await cast(Any, self.provider.client.chat.completions).with_raw_response.create(
                 **self._params(request, timeout_s)
             )
+            completion = raw.parse()  # this SDK's raw response parses synchronously (the body is read)
+            if isinstance(completion, str):  # the SDK hands back a body that is not JSON as text
+                raise not_an_answer(
+                    "OpenAI", raw.status_code, raw.headers.get("content-type", ""), completion
+                )
             choice = completion.choices[0]
             calls = tuple(
                 ToolCall(id=c.id, name=c.function.name, arguments=json.loads(c.function.arguments or "{}"))
@@ -183,10 +231,15 @@ class OpenAIChatModel:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        opened = False
         try:
             stream = await cast(Any, self.provider.client.chat.completions).create(**params)
+            opened = True
             async with stream:
+                await check_event_stream(stream.response, "OpenAI")
+                chunks = 0
                 async for chunk in stream:
+                    chunks += 1
                     if chunk.usage is not None:
                         update = UsageUpdate(_usage(chunk.usage))
                         assembler.add(update)
@@ -208,10 +261,12 @@ class OpenAIChatModel:
                             yield piece
                         if choice.finish_reason:
                             assembler.finish_reason = _FINISH.get(choice.finish_reason, "stop")
+                if not chunks:  # a 200 whose body held no event at all: not an answer, whatever its type
+                    raise empty_stream("OpenAI", stream.response)
         except LLMError:
             raise
         except Exception as exc:
-            raise translate_error(exc) from exc
+            raise translate_error(exc, streaming=opened) from exc
         yield StreamDone(assembler.finish((time.perf_counter() - start) * 1000))
 
 
