@@ -49,7 +49,9 @@ afterAll(() => server.close());
 
 // Role queries skip the costly visibility check (getComputedStyle up the tree for every candidate) —
 // closed MUI menus and dialogs are unmounted, so hidden matches are rare; tests that care assert visibility.
-configure({ defaultHidden: true });
+// findBy…/waitFor wait up to 3 s (not 1 s): on a shared, busy CI machine a route change with its queries can
+// take longer than a second, and a test must not fail for that.
+configure({ defaultHidden: true, asyncUtilTimeout: 3000 });
 
 // jsdom computes the whole cascade for `getComputedStyle(el, '::before')` too (it ignores the pseudo-element),
 // and accessible-name computation asks for ::before and ::after of every node: answer those with an empty

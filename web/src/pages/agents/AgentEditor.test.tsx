@@ -2,15 +2,85 @@ import { screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { RenderDraftIn } from '../../api/types';
-import { AGENT_ID, USER_PERMISSIONS, makeAgent, makeMe, renderDraft } from '../../test/fixtures';
+import { AGENT_ID, USER_PERMISSIONS, makeAgent, makeMe, makeSystemInfo, renderDraft } from '../../test/fixtures';
 import { apiError } from '../../test/handlers';
 import { fill, renderApp } from '../../test/render';
 import { server } from '../../test/server';
+
+/** This server has an OpenAI key: new agents start on OpenAI. */
+const openaiConfigured = http.get('*/v1/system/info', () => HttpResponse.json(makeSystemInfo({ llm_providers: ['mock', 'openai'] })));
+
+describe('the provider a new agent starts on', () => {
+  const primary = () => screen.getByRole('group', { name: 'Primary model' });
+  const chooseProvider = async (user: ReturnType<typeof renderApp>['user'], label: RegExp) => {
+    await user.click(within(primary()).getByRole('combobox', { name: /^provider/i }));
+    await user.click(await screen.findByRole('option', { name: label }));
+  };
+
+  it('is the offline mock when the server has no provider key; OpenAI then gets a model and a warning', async () => {
+    const { user } = renderApp('/agents/new');
+    await screen.findByRole('form', { name: 'Create agent' });
+    expect(within(primary()).getByRole('combobox', { name: /^provider/i })).toHaveTextContent('Mock (offline, for tests)');
+    expect(within(primary()).getByRole('combobox', { name: /^model/i })).toHaveTextContent('echo');
+    expect(screen.queryByRole('status', { name: /provider not configured/ })).not.toBeInTheDocument();
+
+    // Choosing a provider without a key: never an empty model, and a warning in the editor before saving.
+    await chooseProvider(user, /^OpenAI/);
+    expect(within(primary()).getByRole('textbox', { name: /^model/i })).toHaveValue('gpt-4o-mini');
+    const warning = await screen.findByRole('status', { name: 'Primary model: provider not configured' });
+    expect(warning).toHaveTextContent('Neither this server nor your organisation has an OpenAI key');
+    expect(warning).toHaveTextContent('provider_not_configured');
+
+    await chooseProvider(user, /^Anthropic/);
+    expect(within(primary()).getByRole('textbox', { name: /^model/i })).toHaveValue('claude-sonnet-4-5');
+    expect(screen.getByRole('status', { name: 'Primary model: provider not configured' })).toHaveTextContent('Anthropic key');
+
+    // A fallback on a provider without a key is warned about too.
+    await user.click(screen.getByRole('button', { name: /add fallback/i }));
+    expect(await screen.findByRole('status', { name: 'Fallback 1: provider not configured' })).toBeInTheDocument();
+    await chooseProvider(user, /^Mock/);
+    expect(screen.queryByRole('status', { name: 'Primary model: provider not configured' })).not.toBeInTheDocument();
+  });
+
+  it('is OpenAI, without a warning, when the organisation has a default OpenAI credential', async () => {
+    server.use(
+      http.get('*/v1/provider-credentials', () =>
+        HttpResponse.json([
+          { id: AGENT_ID, provider: 'openai', name: 'default', key_hint: '…abcd', base_url: null, created_by_id: null, created_at: '2026-01-15T10:00:00Z' },
+        ]),
+      ),
+    );
+    renderApp('/agents/new');
+    await screen.findByRole('form', { name: 'Create agent' });
+    expect(within(primary()).getByRole('combobox', { name: /^provider/i })).toHaveTextContent('OpenAI');
+    expect(within(primary()).getByRole('textbox', { name: /^model/i })).toHaveValue('gpt-4o-mini');
+    expect(screen.queryByRole('status', { name: /provider not configured/ })).not.toBeInTheDocument();
+  });
+
+  it('warns a member who cannot see the organisation’s credentials that runs need one', async () => {
+    let listed = 0;
+    server.use(
+      http.get('*/v1/me', () => HttpResponse.json(makeMe({ permissions: USER_PERMISSIONS }))),
+      http.get('*/v1/provider-credentials', () => {
+        listed += 1;
+        return HttpResponse.json([]);
+      }),
+    );
+    const { user } = renderApp('/agents/new');
+    await screen.findByRole('form', { name: 'Create agent' });
+    await chooseProvider(user, /^OpenAI/);
+    expect(await screen.findByRole('status', { name: 'Primary model: provider not configured' })).toHaveTextContent(
+      'unless your organisation has a default OpenAI credential',
+    );
+    expect(listed).toBe(0); // admins only: not asked
+  });
+});
 
 describe('creating an agent', () => {
   it('checks the form first, then maps the API’s validation errors onto the fields', async () => {
     const bodies: unknown[] = [];
     server.use(
+      openaiConfigured,
       http.post('*/v1/agents', async ({ request }) => {
         bodies.push(await request.json());
         return apiError(422, 'validation_error', 'The request is invalid; see details.', [
@@ -21,7 +91,8 @@ describe('creating an agent', () => {
     );
     const { user } = renderApp('/agents/new');
 
-    await user.click(await screen.findByRole('button', { name: 'Create agent' }));
+    await user.clear(await screen.findByRole('textbox', { name: /^model/i }));
+    await user.click(screen.getByRole('button', { name: 'Create agent' }));
     expect(bodies).toHaveLength(0);
     const summary = screen.getByRole('alert');
     expect(within(summary).getByRole('link', { name: 'name' })).toBeInTheDocument();
@@ -47,6 +118,7 @@ describe('creating an agent', () => {
   it('creates the agent with a fallback and a gated tool, then opens it', async () => {
     let created: Record<string, unknown> | undefined;
     server.use(
+      openaiConfigured,
       http.post('*/v1/agents', async ({ request }) => {
         created = (await request.json()) as Record<string, unknown>;
         return HttpResponse.json(makeAgent({ name: 'Ops bot' }), { status: 201 });

@@ -36,6 +36,7 @@ import { RenderPreview } from './editor/RenderPreview';
 import { ToolsSection } from './editor/ToolsSection';
 import { describePath } from './editor/types';
 import { useDraftPreview } from './editor/useDraftPreview';
+import { defaultProvider, useProviderAvailability } from './editor/providers';
 
 function Section({ id, title, description, children }: { id: string; title: string; description?: string; children: ReactNode }) {
   return (
@@ -214,11 +215,19 @@ export function AgentCreatePage() {
   const { can } = usePermissions();
   const create = useCreateAgent();
   const navigate = useNavigate();
-  const [initial] = useState(emptyDraft);
+  // A new agent starts on a provider that works here (the offline mock when the server has no key), so its
+  // first run does not die with provider_not_configured.
+  const providers = useProviderAvailability();
+  const [initial, setInitial] = useState<AgentDraft | null>(null);
+  if (initial === null && !providers.pending) setInitial(emptyDraft(defaultProvider(providers.usable)));
   return (
     <>
       <PageHeader title="New agent" before={<RouterLink to="/agents" search={{ q: undefined }}>← Agents</RouterLink>} />
-      {can('agents:write') ? (
+      {!can('agents:write') ? (
+        <NoAccess what="create agents" />
+      ) : initial === null ? (
+        <LoadingState label="Loading the editor…" />
+      ) : (
         <AgentForm
           initial={initial}
           submitLabel="Create agent"
@@ -233,8 +242,6 @@ export function AgentCreatePage() {
             })
           }
         />
-      ) : (
-        <NoAccess what="create agents" />
       )}
     </>
   );

@@ -3,10 +3,11 @@ import AddIcon from '@mui/icons-material/Add';
 import ArrowDownwardIcon from '@mui/icons-material/ArrowDownward';
 import ArrowUpwardIcon from '@mui/icons-material/ArrowUpward';
 import DeleteIcon from '@mui/icons-material/Delete';
-import { Box, Button, Grid, IconButton, MenuItem, Paper, Stack, TextField, Tooltip, Typography } from '@mui/material';
+import { Alert, Box, Button, Grid, IconButton, MenuItem, Paper, Stack, TextField, Tooltip, Typography } from '@mui/material';
 import type { Errors } from '../../../components/useFormErrors';
 import { fieldId } from '../../../components/useFormErrors';
-import { MAX_FALLBACKS, MOCK_MODELS, PROVIDERS, emptyTarget, type Provider, type TargetDraft } from './draft';
+import { DEFAULT_MODELS, MAX_FALLBACKS, MOCK_MODELS, PROVIDERS, emptyTarget, type Provider, type TargetDraft } from './draft';
+import { providerProblem, useProviderAvailability, type ProviderAvailability } from './providers';
 import type { SectionProps } from './types';
 
 function TargetFields({
@@ -15,13 +16,17 @@ function TargetFields({
   errors,
   onChange,
   label,
+  availability,
 }: {
   target: TargetDraft;
   path: string;
   errors: Errors;
   onChange: (target: TargetDraft) => void;
   label: string;
+  availability: ProviderAvailability;
 }) {
+  const problem = providerProblem(target.provider, availability);
+  const onlyMock = !availability.pending && availability.usable.length === 1;
   const set = <K extends keyof TargetDraft>(key: K, value: TargetDraft[K]) => onChange({ ...target, [key]: value });
   const number = (key: 'temperature' | 'top_p' | 'max_tokens', text: string, help: string) => (
     <Grid size={{ xs: 12, sm: 4 }}>
@@ -48,10 +53,14 @@ function TargetFields({
             value={target.provider}
             onChange={(event) => {
               const provider = event.target.value as Provider;
-              onChange({ ...target, provider, name: provider === 'mock' ? 'echo' : target.provider === 'mock' ? '' : target.name });
+              // Model names belong to one provider: start the new one on its default, never on an empty name.
+              onChange({ ...target, provider, name: provider === target.provider ? target.name : DEFAULT_MODELS[provider] });
             }}
             error={Boolean(errors[`${path}.provider`])}
-            helperText={errors[`${path}.provider`]}
+            helperText={
+              errors[`${path}.provider`] ??
+              (onlyMock && target.provider === 'mock' ? 'This server has no provider key yet: the offline mock works without one.' : undefined)
+            }
             margin="dense"
           >
             {PROVIDERS.map((provider) => (
@@ -94,6 +103,13 @@ function TargetFields({
             />
           )}
         </Grid>
+        {problem && (
+          <Grid size={12}>
+            <Alert severity="warning" role="status" aria-label={`${label}: provider not configured`}>
+              {problem}
+            </Alert>
+          </Grid>
+        )}
         {number('temperature', 'Temperature', '0 to 2; empty: provider default.')}
         {number('top_p', 'Top-p', '0 to 1.')}
         {number('max_tokens', 'Max tokens', 'Output, per call.')}
@@ -123,6 +139,7 @@ function TargetFields({
 }
 
 function ModelSectionFields({ draft, update, errors }: SectionProps) {
+  const availability = useProviderAvailability();
   const setFallback = (index: number, target: TargetDraft) =>
     update((d) => ({ ...d, fallbacks: d.fallbacks.map((item, i) => (i === index ? target : item)) }));
   const move = (index: number, by: -1 | 1) =>
@@ -134,7 +151,14 @@ function ModelSectionFields({ draft, update, errors }: SectionProps) {
     });
   return (
     <>
-      <TargetFields target={draft.model} path="model" errors={errors} label="Primary model" onChange={(model) => update((d) => ({ ...d, model }))} />
+      <TargetFields
+        target={draft.model}
+        path="model"
+        errors={errors}
+        label="Primary model"
+        availability={availability}
+        onChange={(model) => update((d) => ({ ...d, model }))}
+      />
       <Typography variant="h3" sx={{ mt: 3, mb: 1 }}>
         Fallback chain
       </Typography>
@@ -185,6 +209,7 @@ function ModelSectionFields({ draft, update, errors }: SectionProps) {
               path={`model.fallbacks.${index}`}
               errors={errors}
               label={`Fallback ${index + 1}`}
+              availability={availability}
               onChange={(next) => setFallback(index, next)}
             />
           </Paper>

@@ -5,7 +5,7 @@ import { draftFromAgent, emptyDraft, emptyTarget, emptyTool, templateVariables, 
 describe('toAgentBody', () => {
   it('reports every problem under the API’s field paths', () => {
     const draft = emptyDraft();
-    draft.model = { ...emptyTarget('openai'), temperature: '3' };
+    draft.model = { ...emptyTarget('openai'), name: '', temperature: '3' };
     draft.fallbacks = [{ ...emptyTarget('mock'), name: 'nope' }];
     draft.tools = [{ ...emptyTool('http_request'), config: '[1]', rules: [{ key: 'r', text: 'method' }] }];
     draft.policies.max_steps = '2.5';

@@ -17,6 +17,8 @@ export const PROVIDERS: { value: Provider; label: string }[] = [
   { value: 'mock', label: 'Mock (offline, for tests)' },
 ];
 export const MOCK_MODELS = ['echo', 'fixed', 'scripted', 'match'];
+/** The model a target starts with on each provider: never empty (an empty name fails every run). */
+export const DEFAULT_MODELS: Record<Provider, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-sonnet-4-5', mock: 'echo' };
 export const MAX_FALLBACKS = 5;
 export const MAX_TEMPLATE_CHARS = 100_000;
 
@@ -102,10 +104,10 @@ export interface AgentDraft {
 let keySeq = 0;
 export const newKey = () => `k${(keySeq += 1)}`;
 
-export const emptyTarget = (provider: Provider = 'openai'): TargetDraft => ({
+export const emptyTarget = (provider: Provider = 'mock'): TargetDraft => ({
   key: newKey(),
   provider,
-  name: provider === 'mock' ? 'echo' : '',
+  name: DEFAULT_MODELS[provider],
   temperature: '',
   top_p: '',
   max_tokens: '',
@@ -125,12 +127,13 @@ export const emptyTool = (name = ''): ToolDraft => ({
   rules: [],
 });
 
-export function emptyDraft(): AgentDraft {
+/** A new agent on `provider`: pick one that works on this server (see `providers.ts`); the mock always does. */
+export function emptyDraft(provider: Provider = 'mock'): AgentDraft {
   return {
     name: '',
     description: '',
     visibility: 'org',
-    model: emptyTarget('openai'),
+    model: emptyTarget(provider),
     fallbacks: [],
     system_prompt: '',
     prompt_template: '',
