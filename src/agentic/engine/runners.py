@@ -278,6 +278,9 @@ class Runner(Protocol):
 async def scripted_runner(ctx: RunContext) -> Any:
     """`test.scripted`: runs `input.steps`: `{"key", "sleep_ms", "output", "fail_times", "fatal", "code"}`.
 
+    A step's `event` names an event it appends to the task's log while it runs (as the agent loop streams
+    tokens); a `wait` step parks the task until a signal.
+
     With `input.effects_file`, every executed (not replayed) step appends a line there: a side effect observed
     outside the process, which is how crash tests prove no completed step ran twice.
     """
@@ -297,6 +300,8 @@ async def scripted_runner(ctx: RunContext) -> Any:
             continue
 
         async def run(info: StepInfo, spec: dict[str, Any] = spec) -> Any:
+            if spec.get("event"):
+                await ctx.event(str(spec["event"]), {"step": info.key})
             if spec.get("sleep_ms"):
                 await asyncio.sleep(float(spec["sleep_ms"]) / 1000)
             if info.attempt <= int(spec.get("fail_times", 0)):

@@ -582,7 +582,12 @@ async def reap(session: AsyncSession, *, limit: int = 100) -> int:
     ).all()
     recovered = 0
     for task in expired:
-        target = TaskState.DEAD if task.tries >= task.max_attempts else TaskState.QUEUED
+        if task.cancel_requested_at is not None:
+            target = TaskState.CANCELLED  # someone asked to stop it: running it again would be pointless
+        elif task.tries >= task.max_attempts:
+            target = TaskState.DEAD
+        else:
+            target = TaskState.QUEUED
         check_transition(TaskState.RUNNING, target)
         values: dict[str, Any] = {
             "state": target,
@@ -592,6 +597,8 @@ async def reap(session: AsyncSession, *, limit: int = 100) -> int:
         }
         if target is TaskState.QUEUED:
             values["run_at"] = now + dt.timedelta(seconds=backoff_of(task).delay(task.attempt))
+        elif target is TaskState.CANCELLED:
+            values["finished_at"] = now
         else:
             values["finished_at"] = now
             values["error"] = {
@@ -627,6 +634,11 @@ async def reap(session: AsyncSession, *, limit: int = 100) -> int:
             data={"worker": task.lease_owner, "next_state": target.value},
             attempt=task.attempt,
         )
+        if target is TaskState.CANCELLED:
+            await append_event(session, task_id=task.id, type="task.cancelled", attempt=task.attempt)
+            await outbox.task_events(
+                session, [(task.id, "task.cancelled", outbox.task_data(state="cancelled"))]
+            )
         recovered += 1
     await session.commit()
     return recovered

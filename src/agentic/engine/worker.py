@@ -42,6 +42,7 @@ _REFILL_DELAY_S = 0.005
 _OUTCOME_RETRY_SHARE = 0.5
 _OUTCOME_RETRY_FIRST_S = 0.05
 _OUTCOME_RETRY_MAX_S = 2.0
+_RELEASE_RETRY_S = 2.0
 
 T = TypeVar("T")
 
@@ -315,10 +316,13 @@ class EngineSource:
 
                 await self._store_outcome(lease, "cancelled", cancelled)
                 return
+
             # Shutting down past the grace period: hand the task back instead of letting the lease run out.
-            with contextlib.suppress(LeaseLost, Exception):
-                async with self._sessions() as session:
-                    await store.release(session, lease=lease, reason="worker_shutdown")
+            async def released(session: AsyncSession) -> None:
+                await store.release(session, lease=lease, reason="worker_shutdown")
+
+            # Briefly: the process is on its way out, and an unreleased lease only delays the task a lease.
+            await self._store_outcome(lease, "released", released, budget_s=_RELEASE_RETRY_S)
             raise
         except Exception as exc:  # an unexpected bug in a runner: retry like any transient failure
             log.exception("engine.runner_crashed", task_id=str(lease.task_id))
@@ -353,7 +357,12 @@ class EngineSource:
             )
 
     async def _store_outcome(
-        self, lease: Lease, outcome: str, write: Callable[[AsyncSession], Awaitable[T]]
+        self,
+        lease: Lease,
+        outcome: str,
+        write: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        budget_s: float | None = None,
     ) -> T | None:
         """Store an attempt's outcome, retrying transient failures (a dropped connection, a failed commit).
 
@@ -361,7 +370,9 @@ class EngineSource:
         was lost finds the lease gone on the next try (`LeaseLost`), so nothing is stored twice. Returns None
         when the outcome was not stored (lease lost, or still failing when the retry budget ran out).
         """
-        deadline = time.monotonic() + self._settings.lease_s * _OUTCOME_RETRY_SHARE
+        deadline = time.monotonic() + min(
+            self._settings.lease_s * _OUTCOME_RETRY_SHARE, budget_s if budget_s is not None else float("inf")
+        )
         delay = _OUTCOME_RETRY_FIRST_S
         tries = 0
         while True:
