@@ -23,6 +23,8 @@ setup('sign up, verify the address from the mail, sign in', async ({ page }) => 
     await form.getByRole('button', { name: 'Create account' }).click();
     await expect(page.getByRole('heading', { level: 1, name: 'Check your inbox' })).toBeVisible();
     await expect(page.getByRole('status')).toContainText(USER.email);
+    // The server under test has no SMTP server: the page says where the mail went instead.
+    await expect(page.getByRole('note', { name: 'Where the message went' })).toContainText('agentic mail list');
   });
 
   await setup.step('signing in before verifying is refused', async () => {

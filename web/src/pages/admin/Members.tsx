@@ -25,6 +25,7 @@ import type { MemberOut, OrganizationOut, Role } from '../../api/types';
 import { usePermissions } from '../../app/auth';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { FormAlert } from '../../components/FormAlert';
+import { OutboxNote } from '../../components/OutboxNote';
 import { PageHeader } from '../../components/PageHeader';
 import { ErrorState, LoadingState, NoAccess } from '../../components/States';
 import { Time } from '../../components/Time';
@@ -159,6 +160,7 @@ function Invitations({ orgId }: { orgId: string }) {
       <Box component="form" noValidate onSubmit={submit} aria-label="Invite someone">
         <FormAlert message={form.formError} />
         <FormAlert message={sent} severity="success" />
+        {sent && <OutboxNote sx={{ mt: 0, mb: 2 }} />}
         <Grid container spacing={2} sx={{ alignItems: 'flex-start' }}>
           <Grid size={{ xs: 12, sm: 6 }}>
             <TextField

@@ -9,6 +9,7 @@ import { FormAlert } from '../../components/FormAlert';
 import { RouterLink } from '../../components/links';
 import { fieldId, useFormErrors, type Errors } from '../../components/useFormErrors';
 import { AuthLayout } from './AuthLayout';
+import { OutboxNote } from '../../components/OutboxNote';
 import { PasswordField } from './PasswordField';
 import { isEmail } from './validation';
 
@@ -78,6 +79,7 @@ export function Login() {
             {resend.isError && <Typography role="alert" color="error">{resend.error.message}</Typography>}
           </Stack>
         )}
+        {unverified && resend.isSuccess && <OutboxNote sx={{ mt: 0, mb: 1 }} />}
         <TextField
           id={fieldId('email')}
           label="Email"

@@ -18,6 +18,8 @@ it('requests a reset link without revealing whether the account exists', async (
   await user.click(screen.getByRole('button', { name: 'Send the link' }));
   expect(await screen.findByRole('status')).toHaveTextContent('If the address has an account, a reset link is on its way.');
   expect(body).toEqual({ email: 'ada@example.com' });
+  // No mail server here (the default handlers): the link is in the local outbox, and the page says so.
+  expect(await screen.findByRole('note', { name: 'Where the message went' })).toHaveTextContent('agentic mail list');
 });
 
 it('sets a new password from the mailed link, mapping the policy error onto the field', async () => {

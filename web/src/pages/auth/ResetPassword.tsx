@@ -6,6 +6,7 @@ import { FormAlert } from '../../components/FormAlert';
 import { ButtonLink, RouterLink } from '../../components/links';
 import { fieldId, useFormErrors, type Errors } from '../../components/useFormErrors';
 import { AuthLayout } from './AuthLayout';
+import { OutboxNote } from '../../components/OutboxNote';
 import { PasswordField } from './PasswordField';
 import { MIN_PASSWORD_LENGTH, isEmail, passwordProblem } from './validation';
 
@@ -48,6 +49,7 @@ function RequestReset() {
     return (
       <AuthLayout title="Check your inbox" footer={footer}>
         <Typography role="status">{request.data.message}</Typography>
+        <OutboxNote />
       </AuthLayout>
     );
   }

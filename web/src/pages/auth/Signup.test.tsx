@@ -1,6 +1,7 @@
 import { screen } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { makeSystemInfo } from '../../test/fixtures';
 import { apiError } from '../../test/handlers';
 import { fill, renderApp } from '../../test/render';
 import { server } from '../../test/server';
@@ -40,4 +41,34 @@ it('checks the form, maps the password policy error, then asks to check the inbo
   await user.click(screen.getByRole('button', { name: 'Create account' }));
   expect(await screen.findByRole('heading', { name: 'Check your inbox' })).toBeInTheDocument();
   expect(bodies.at(-1)).toEqual({ email: 'cleo@example.com', password: 'a much better passphrase', display_name: null, organization_name: null });
+});
+
+describe('where the verification mail went', () => {
+  const signUp = async () => {
+    server.use(
+      http.post('*/v1/auth/signup', () =>
+        HttpResponse.json({ status: 'accepted', message: 'Check your inbox for a link to verify your address.' }, { status: 202 }),
+      ),
+    );
+    const { user } = renderApp('/signup');
+    await fill(user, await screen.findByLabelText(/^email/i), 'cleo@example.com');
+    await fill(user, screen.getByLabelText(/^password/i), 'a much better passphrase');
+    await fill(user, screen.getByLabelText(/^confirm password/i), 'a much better passphrase');
+    await user.click(screen.getByRole('button', { name: 'Create account' }));
+    expect(await screen.findByRole('heading', { name: 'Check your inbox' })).toBeInTheDocument();
+  };
+
+  it('says the message is in the local outbox when the server has no mail server', async () => {
+    await signUp();
+    const note = await screen.findByRole('note', { name: 'Where the message went' });
+    expect(note).toHaveTextContent('This server has no mail server configured: the message was written to the local outbox');
+    expect(note).toHaveTextContent('agentic mail list');
+  });
+
+  it('says nothing more when the server sends mail', async () => {
+    server.use(http.get('*/v1/system/info', () => HttpResponse.json(makeSystemInfo({ mail_delivery: 'smtp' }))));
+    await signUp();
+    await screen.findByText(/The link in it verifies/);
+    expect(screen.queryByRole('note', { name: 'Where the message went' })).not.toBeInTheDocument();
+  });
 });

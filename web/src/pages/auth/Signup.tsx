@@ -5,6 +5,7 @@ import { FormAlert } from '../../components/FormAlert';
 import { RouterLink } from '../../components/links';
 import { fieldId, useFormErrors, type Errors } from '../../components/useFormErrors';
 import { AuthLayout } from './AuthLayout';
+import { OutboxNote } from '../../components/OutboxNote';
 import { PasswordField } from './PasswordField';
 import { MIN_PASSWORD_LENGTH, isEmail, passwordProblem } from './validation';
 
@@ -56,6 +57,7 @@ export function Signup() {
         <Typography role="status" sx={{ mb: 2 }}>
           {signup.data.message} The link in it verifies <strong>{values.email.trim()}</strong>; then you can sign in.
         </Typography>
+        <OutboxNote sx={{ mt: 0, mb: 2 }} />
         <Button variant="outlined" loading={resend.isPending} onClick={() => resend.mutate({ email: values.email.trim() })}>
           Send the link again
         </Button>

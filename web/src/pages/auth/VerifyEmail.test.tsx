@@ -38,4 +38,6 @@ it('offers a new link when the token is spent or expired', async () => {
   await user.click(screen.getByRole('button', { name: 'Send a new link' }));
   expect(await screen.findByRole('status')).toHaveTextContent('a new link is on its way');
   expect(resent).toEqual({ email: 'ada@example.com' });
+  // No mail server here (the default handlers): the link is in the local outbox, and the page says so.
+  expect(await screen.findByRole('note', { name: 'Where the message went' })).toHaveTextContent('written to the local outbox');
 });

@@ -7,6 +7,7 @@ import { LoadingState } from '../../components/States';
 import { ButtonLink } from '../../components/links';
 import { fieldId, useFormErrors } from '../../components/useFormErrors';
 import { AuthLayout } from './AuthLayout';
+import { OutboxNote } from '../../components/OutboxNote';
 import { isEmail } from './validation';
 
 /** Opened from the verification mail (`/verify-email?token=…`): verifies at once; without a token, resends. */
@@ -64,7 +65,12 @@ function ResendForm() {
     resend.mutate({ email: email.trim() }, { onError: (error) => form.fail(error) });
   };
   if (resend.isSuccess) {
-    return <Typography role="status">{resend.data.message}</Typography>;
+    return (
+      <>
+        <Typography role="status">{resend.data.message}</Typography>
+        <OutboxNote />
+      </>
+    );
   }
   return (
     <Box component="form" noValidate onSubmit={onSubmit} aria-label="Send a new verification link">
