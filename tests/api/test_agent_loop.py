@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -21,10 +23,13 @@ from agentic.api.app import create_app
 from agentic.config import Settings, ToolSettings, WorkerSettings
 from agentic.db.models import Role, UsageRecord
 from agentic.resources import Resources
+from agentic.tools import registry
 from tests.api.test_tasks import _wait
 from tests.conftest import asgi_client
 from tests.support.accounts import make_account, make_org
+from tests.support.fake_llm_server import FakeLLMServer, fake_llm_server_fixture  # noqa: F401
 from tests.support.local_server import serve
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -283,3 +288,204 @@ async def test_a_tool_call_interrupted_by_a_worker_stop_is_run_on_resume(setting
                 .where(UsageRecord.task_id == uuid.UUID(task["id"]))
             )
         assert calls == 2  # llm-1 once, llm-2 once
+
+
+# --- failures the model and the trace must see (issue 13) -------------------------------------------------
+
+
+async def _events(client: httpx.AsyncClient, task_id: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await client.get(f"/v1/tasks/{task_id}/events", headers=headers)).json()[
+        "items"
+    ]
+    return items
+
+
+async def test_a_tool_that_crashes_is_a_failed_tool_step_the_model_is_told_about(
+    live: tuple[httpx.AsyncClient, Resources], page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What uvloop did to the sandbox: the tool raised instead of answering.
+
+    The attempt goes on, the step is in the timeline with the error as its result, and the next LLM call sees
+    that result.
+    """
+    client, resources = live
+
+    async def crash(_ctx: registry.ToolContext, _arguments: dict[str, Any]) -> dict[str, Any]:
+        trace = '  File "/usr/lib/python3.11/subprocess.py", line 1024, in __init__\n' * 30
+        raise ValueError(f"unexpected kwargs: user, group, extra_groups\n{trace}")
+
+    tool = registry.BUILTIN_TOOLS["http_request"]
+    monkeypatch.setitem(registry.BUILTIN_TOOLS, "http_request", dataclasses.replace(tool, run=crash))
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "http_request", "arguments": {"url": page}}]},
+        {"text": "The tool failed, sorry."},
+    ]
+    agent = (await client.post("/v1/agents", json=_agent(script), headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["text"] == "The tool failed, sorry."
+
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert [(s["step_key"], s["status"]) for s in steps] == [
+        ("llm-1", "succeeded"),
+        ("tool-1-1", "succeeded"),
+        ("llm-2", "succeeded"),
+    ]
+    error = steps[1]["output"]["error"]
+    assert error["code"] == "tool_crashed"
+    assert error["message"].startswith("http_request failed: ValueError: unexpected kwargs: user, group")
+    assert "subprocess.py" not in error["message"]
+    assert json.loads(steps[1]["output"]["content"]) == {"error": error}  # what the model was shown
+    assert steps[2]["input"] == {"messages": 4}  # system, user, the call, and its (error) result
+    events = await _events(client, done["id"], user.headers)
+    assert [e["data"]["step"] for e in events if e["type"] == "step.started"] == [
+        "llm-1",
+        "tool-1-1",
+        "llm-2",
+    ]
+
+
+async def test_a_fallback_is_visible_in_the_step_and_the_trace(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    body = {
+        "name": "Falls back",
+        "model": {
+            "provider": "mock",
+            "name": "fixed",
+            "options": {"reply": "never", "fail": {"status": 401}},  # refused key: no retry, next target
+            "fallbacks": [{"provider": "mock", "name": "fixed", "options": {"reply": "from the fallback"}}],
+        },
+        "policies": {"max_attempts": 1},
+    }
+    agent = (await client.post("/v1/agents", json=body, headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["text"] == "from the fallback"
+
+    (step,) = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    output = step["output"]
+    assert output["served_by"] == {"target": "mock/fixed", "position": 1}
+    assert [(a["position"], a["outcome"], a.get("error_code")) for a in output["attempts"]] == [
+        (0, "error", "authentication_failed"),
+        (1, "ok", None),
+    ]
+    events = await _events(client, done["id"], user.headers)
+    trace = [(e["data"]["position"], e["data"]["outcome"]) for e in events if e["type"] == "llm.attempt"]
+    assert trace == [(0, "error"), (1, "ok")]
+
+
+async def test_the_partial_text_of_a_failed_stream_is_kept(live: tuple[httpx.AsyncClient, Resources]) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    # The mock streams half of its words, then its stream breaks (after text, so no retry or fallback).
+    options = {"reply": "one two three four five six", "fail": {"error": "malformed"}}
+    body = {
+        "name": "Breaks mid-answer",
+        "model": {"provider": "mock", "name": "fixed", "options": options},
+        "policies": {"max_attempts": 1},
+    }
+    agent = (await client.post("/v1/agents", json=body, headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "dead", done  # a retryable failure with no attempt left
+    assert done["error"]["code"] == "malformed_response"
+    assert "after 13 characters of answer" in done["error"]["message"]
+
+    events = await _events(client, done["id"], user.headers)
+    streamed = "".join(e["data"]["text"] for e in events if e["type"] == "llm.tokens")
+    assert streamed == "one two three"
+    (failed,) = [e["data"] for e in events if e["type"] == "llm.failed"]
+    assert failed["partial"] == {"text": "one two three"}
+    assert failed["error"]["code"] == "malformed_response"
+    assert [a["outcome"] for a in failed["attempts"]] == ["error"]
+
+
+async def test_each_model_entry_reaches_its_own_server_through_its_credential(
+    live: tuple[httpx.AsyncClient, Resources], fake_llm_server: FakeLLMServer
+) -> None:
+    """A chain of two OpenAI-compatible servers: the first refuses connections, the second answers."""
+    client, resources = live
+    async with resources.sessions() as db:
+        admin = await make_account(db, resources, org=await make_org(db), role=Role.ADMIN)
+    servers = {
+        "local-down": f"http://127.0.0.1:{free_port()}/v1",
+        "local-up": fake_llm_server.openai_base_url,
+    }
+    for name, base_url in servers.items():
+        created = await client.post(
+            "/v1/provider-credentials",
+            json={"provider": "openai", "name": name, "api_key": "sk-no-key", "base_url": base_url},
+            headers=admin.headers,
+        )
+        assert created.status_code == 201, created.text
+    model = {
+        "provider": "openai",
+        "name": "gpt-test",
+        "credential": "local-down",
+        "fallbacks": [{"provider": "openai", "name": "gpt-test", "credential": "local-up"}],
+    }
+    agent = await client.post(
+        "/v1/agents",
+        json={"name": "Two servers", "model": model, "policies": {"max_attempts": 1}},
+        headers=admin.headers,
+    )
+    assert agent.status_code == 201, agent.text
+    assert agent.json()["model"]["fallbacks"][0]["credential"] == "local-up"
+    task = await client.post(
+        "/v1/tasks",
+        json={"agent_id": agent.json()["id"], "input": {"message": "hello there"}},
+        headers=admin.headers,
+    )
+    done = await _wait(client, task.json()["id"], admin.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["output"]["text"] == "echo: hello there"
+    (step,) = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=admin.headers)).json()
+    assert step["output"]["served_by"] == {
+        "target": "openai/gpt-test",
+        "position": 1,
+        "credential": "local-up",
+    }
+    failed = [a for a in step["output"]["attempts"] if a["outcome"] == "error"]
+    assert failed
+    assert {a["error_code"] for a in failed} == {"connection_error"}
+    assert {a["position"] for a in failed} == {0}
+
+
+@pytest.mark.parametrize(
+    ("model", "loc"),
+    [
+        (
+            {
+                "provider": "openai",
+                "name": "gpt-test",
+                "fallbacks": [{"provider": "openai", "name": "gpt-test", "credential": "nope"}],
+            },
+            ["body", "model", "fallbacks", 0, "credential"],
+        ),
+        ({"provider": "anthropic", "name": "claude", "credential": "nope"}, ["body", "model", "credential"]),
+        ({"provider": "mock", "name": "echo", "credential": "default"}, ["body", "model", "credential"]),
+        ({"provider": "anthropic", "name": "claude", "options": {"seed": 1}}, ["body", "model", "options"]),
+        (
+            {"provider": "openai", "name": "gpt", "options": {"stop": []}},
+            ["body", "model", "options", "stop"],
+        ),
+    ],
+)
+async def test_model_entries_are_checked_when_saved(
+    live: tuple[httpx.AsyncClient, Resources], model: dict[str, Any], loc: list[Any]
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    refused = await client.post("/v1/agents", json={"name": "Checked", "model": model}, headers=user.headers)
+    assert refused.status_code == 422, refused.text
+    assert loc in [d["loc"] for d in refused.json()["error"]["details"]]

@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentic.config import Settings
 from agentic.db.models import AgentVersion, McpServer, Membership, Organization, Role, SqlConnection, Task
 from agentic.engine import store
-from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo
+from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo, WaitRequested
 from agentic.errors import AgenticError
 from agentic.llm import (
     AllTargetsFailed,
+    Attempt,
     LLMError,
     LLMGateway,
     LLMRequest,
@@ -40,7 +41,9 @@ from agentic.llm import (
     TextDelta,
     ToolCall,
 )
+from agentic.llm.errors import sanitize_message
 from agentic.llm.redaction import redact
+from agentic.logging import get_logger
 from agentic.prompts import render_prompt
 from agentic.security.encryption import DecryptionError, SecretBox
 from agentic.services import tasks as tasks_service
@@ -55,9 +58,13 @@ from agentic.services.llm import call_context, stores_llm_content
 from agentic.tools import registry
 from agentic.tools.mcp import McpTool
 
+log = get_logger("agentic.agent")
+
 # Tokens are appended to the event log in small batches: one row per token would be wasteful.
 _TOKEN_BATCH = 16
 _TOKEN_FLUSH_S = 0.25
+# What the model is told of a tool that crashed: enough to react, never a whole traceback.
+_TOOL_CRASH_CHARS = 300
 
 
 async def _first_messages(config: dict[str, Any], task_input: dict[str, Any]) -> list[Message]:
@@ -93,7 +100,13 @@ async def _load(
 def _targets(model: dict[str, Any]) -> list[Target]:
     chain = [model, *(model.get("fallbacks") or [])]
     return [
-        Target(str(m.get("provider", "mock")), str(m.get("name", "echo")), dict(m.get("options") or {}))
+        Target(
+            str(m.get("provider", "mock")),
+            str(m.get("name", "echo")),
+            dict(m.get("options") or {}),
+            # Each entry may name its own credential: two OpenAI-compatible servers in one chain.
+            str(m["credential"]) if m.get("credential") else None,
+        )
         for m in chain
     ]
 
@@ -300,13 +313,28 @@ def _prepare_workspace(workspace: Path) -> None:
     workspace.chmod(0o711)  # the sandbox's unprivileged uid must be able to reach its workspace
 
 
+def _tool_error(code: str, message: str) -> dict[str, Any]:
+    """A tool step's result for a call that did not run (or crashed): stored, and shown to the model."""
+    error = {"code": code, "message": message}
+    return {"error": error, "content": json.dumps({"error": error})}
+
+
 def _tool_step(call: ToolCall, offer: registry.Offered | None, context: registry.ToolContext) -> Any:
-    async def run(_info: StepInfo) -> dict[str, Any]:
+    async def run(info: StepInfo) -> dict[str, Any]:
         if offer is None:  # not one of this agent's tools (or not allowed): the model is told, nothing runs
-            error = {"code": "tool_not_allowed", "message": f"{call.name} is not available to this agent"}
-            return {"error": error, "content": json.dumps({"error": error})}
-        await asyncio.to_thread(_prepare_workspace, context.workspace)
-        return await registry.execute(call.name, call.arguments, context, offer)
+            return _tool_error("tool_not_allowed", f"{call.name} is not available to this agent")
+        try:
+            await asyncio.to_thread(_prepare_workspace, context.workspace)
+            return await registry.execute(call.name, call.arguments, context, offer)
+        except (StepFailed, WaitRequested, store.LeaseLost):
+            raise  # the engine's own signals, not the tool's failure
+        except Exception as exc:
+            # A tool that crashes (a bug, an event loop refusing its subprocess arguments, a workspace it
+            # cannot create) is a failed tool call the model is told about and the timeline shows, like any
+            # tool error: not a crash of the whole attempt, retried until the task is dead.
+            log.exception("agent.tool_crashed", task_id=context.task_id, step=info.key, tool=call.name)
+            detail = sanitize_message(f"{type(exc).__name__}: {exc}", limit=_TOOL_CRASH_CHARS)
+            return _tool_error("tool_crashed", f"{call.name} failed: {detail}")
 
     return run
 
@@ -390,13 +418,40 @@ async def _org_tools(
     )
 
 
-def _cost(gateway: LLMGateway, response: LLMResponse, targets: list[Target]) -> float:
+def _cost(gateway: LLMGateway, response: LLMResponse, served: Target) -> float:
     # Providers answer with a dated model name (`gpt-4o-2024-08-06`); price it as the configured target it
     # came from when the exact name has no price.
     model = response.model
-    if gateway.prices.price(response.provider, model) is None:
-        model = next((t.model for t in targets if t.provider == response.provider), model)
-    return float(gateway.prices.cost(response.provider, model, response.usage))
+    if gateway.prices.price(served.provider, model) is None:
+        model = served.model
+    return float(gateway.prices.cost(served.provider, model, response.usage))
+
+
+def _attempt_record(attempt: Attempt) -> dict[str, Any]:
+    """An attempt as the trace stores it (step output and events): only the fields that say something."""
+    record: dict[str, Any] = {
+        "target": attempt.target,
+        "position": attempt.position,
+        "number": attempt.number,
+        "outcome": attempt.outcome,
+        "latency_ms": round(attempt.latency_ms, 1),
+    }
+    if attempt.error_code is not None:
+        record["error_code"] = attempt.error_code
+    if attempt.error_message is not None:
+        # Upstream messages may quote the request: redacted like any content that is stored.
+        record["error_message"] = redact(attempt.error_message)
+    if attempt.retry_in_s is not None:
+        record["retry_in_s"] = attempt.retry_in_s
+    if attempt.breaker_state != "closed":
+        record["breaker"] = attempt.breaker_state
+    return record
+
+
+def _served_by(targets: list[Target], attempts: list[Attempt]) -> Target:
+    """The target that answered: the one of the last successful attempt."""
+    ok = next((a for a in reversed(attempts) if a.outcome == "ok"), None)
+    return targets[ok.position] if ok is not None else targets[0]
 
 
 def _llm_step(
@@ -410,6 +465,8 @@ def _llm_step(
 ) -> Any:
     async def llm_step(info: StepInfo) -> dict[str, Any]:
         buffer: list[str] = []
+        streamed: list[str] = []  # all text so far: a stream that fails part-way keeps what it said
+        attempts: list[Attempt] = []
         flushed = time.monotonic()
         response: LLMResponse | None = None
         context = call_context(org, agent_id=ctx.task.agent_id, task_id=ctx.task.id, step_key=info.key)
@@ -418,10 +475,19 @@ def _llm_step(
             # Content is redacted before it is stored; an organisation may forbid storing it at all.
             return {"text": redact(text)} if store_content else {"chars": len(text)}
 
+        async def on_attempt(attempt: Attempt) -> None:
+            # Retries and fallbacks enter the trace as they happen: a failed or skipped attempt, and the
+            # success that follows one (which target finally answered).
+            if attempt.outcome != "ok" or attempt.position > 0 or attempt.number > 1:
+                await ctx.event("llm.attempt", {"step": info.key, **_attempt_record(attempt)})
+
         try:
-            async for chunk in gateway.stream(request, targets=targets, context=context):
+            async for chunk in gateway.stream(
+                request, targets=targets, context=context, on_attempt=on_attempt, attempts=attempts
+            ):
                 if isinstance(chunk, TextDelta):
                     buffer.append(chunk.text)
+                    streamed.append(chunk.text)
                     if len(buffer) >= _TOKEN_BATCH or time.monotonic() - flushed > _TOKEN_FLUSH_S:
                         await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
                         buffer, flushed = [], time.monotonic()
@@ -431,10 +497,28 @@ def _llm_step(
             # The LLM error's class (rate_limited, timeout, …) is what an agent's retry policy names; when
             # the whole fallback chain failed, the class is that of the final error.
             cause = exc.last if isinstance(exc, AllTargetsFailed) else exc
-            raise StepFailed(exc.message, retryable=exc.retryable or exc.fallback, code=cause.code) from exc
+            partial = "".join(streamed)
+            if buffer:
+                await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
+            # The failure and what was streamed before it stay in the trace (the step's error holds a code
+            # and a message only): a retry of the step starts the answer again.
+            await ctx.event(
+                "llm.failed",
+                {
+                    "step": info.key,
+                    "error": {"code": cause.code, "message": exc.message},
+                    "partial": stored(partial),
+                    "attempts": [_attempt_record(a) for a in attempts],
+                },
+            )
+            message = exc.message
+            if partial:
+                message += f" (after {len(partial)} characters of answer, kept in the task's events)"
+            raise StepFailed(message, retryable=exc.retryable or exc.fallback, code=cause.code) from exc
         if buffer:
             await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
         assert response is not None  # noqa: S101  # a finished stream always ends with StreamDone
+        served = _served_by(targets, attempts)
         return {
             # Redacted, or not stored at all when the organisation forbids it (a replay then gives the model
             # an empty assistant turn). Tool calls are kept: a resumed run must execute exactly those calls.
@@ -450,7 +534,14 @@ def _llm_step(
                 "output_tokens": response.usage.output_tokens,
             },
             # What the call cost by the gateway's price table (0 for unpriced models): the run's cost budget.
-            "cost_usd": _cost(gateway, response, targets),
+            "cost_usd": _cost(gateway, response, served),
+            # Which entry of the chain answered, and every attempt it took (retries, fallbacks, skips).
+            "served_by": {
+                "target": served.key,
+                "position": targets.index(served),
+                **({"credential": served.credential} if served.credential else {}),
+            },
+            "attempts": [_attempt_record(a) for a in attempts],
         }
 
     return llm_step

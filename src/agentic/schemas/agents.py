@@ -30,22 +30,67 @@ EXPORT_KIND = "agentic.agent"
 EXPORT_FORMAT_VERSION = 1
 
 
+# OpenAI sampling options the Messages API has no counterpart for: refused on an `anthropic` entry when the
+# agent is saved, rather than failing every run with the provider's 400.
+_OPENAI_ONLY_OPTIONS = (
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "n",
+)
+
+StopSequence = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
 class ModelOptions(BaseModel):
-    """Options passed to the model adapter; the common ones are checked, others pass through unchanged."""
+    """Request parameters for the model, sent with every call of this entry.
+
+    The common ones are checked and named the OpenAI way; the Anthropic adapter translates them (`stop` →
+    `stop_sequences`). Any other option is passed through unchanged as a field of the request body (a
+    compatible server's own parameters, such as `min_p`), and `extra_body` adds raw fields.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(
+        default=None, ge=1, description="Anthropic, and most OpenAI-compatible servers."
+    )
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    stop: StopSequence | list[StopSequence] | None = Field(
+        default=None, description="Stop sequence(s); `stop_sequences` for Anthropic."
+    )
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2, description="OpenAI only.")
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2, description="OpenAI only.")
+    seed: int | None = Field(default=None, description="OpenAI only.")
+
+    @field_validator("stop")
+    @classmethod
+    def _few_stop_sequences(cls, stop: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(stop, list) and not 1 <= len(stop) <= 16:
+            raise ValueError("give between 1 and 16 stop sequences")
+        return stop
+
+
+CredentialName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class ModelTarget(Schema):
-    """One model: provider, model name and options."""
+    """One model: provider, model name, options, and optionally which stored credential reaches it."""
 
     provider: ModelProvider
     name: str = Field(min_length=1, max_length=200, description="The provider's model name, e.g. `gpt-4o`.")
     options: ModelOptions = Field(default_factory=ModelOptions)
+    credential: CredentialName | None = Field(
+        default=None,
+        description="Name of one of the organisation's credentials for this provider (its key and base URL), "
+        "e.g. to chain two OpenAI-compatible servers. Default: the credential named `default`, else the "
+        "server's key.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -55,14 +100,33 @@ class ModelTarget(Schema):
             raise ValueError(f"the mock provider has the models {', '.join(MOCK_MODELS)}")
         return name
 
+    @field_validator("options")
+    @classmethod
+    def _options_the_provider_has(cls, options: ModelOptions, info: ValidationInfo) -> ModelOptions:
+        if info.data.get("provider") == "anthropic":
+            given = options.model_dump(exclude_unset=True)
+            if unknown := [name for name in _OPENAI_ONLY_OPTIONS if name in given]:
+                raise ValueError(f"the Anthropic Messages API has no {', '.join(unknown)}")
+        return options
+
+    @field_validator("credential")
+    @classmethod
+    def _credential_needs_a_keyed_provider(cls, credential: str | None, info: ValidationInfo) -> str | None:
+        if credential is not None and info.data.get("provider") == "mock":
+            raise ValueError("the mock provider takes no credential")
+        return credential
+
     def to_config(self) -> dict[str, Any]:
         """The stored form."""
-        return {
+        config: dict[str, Any] = {
             "provider": self.provider,
             "name": self.name,
             # Only what the caller set: unset typed options must not reach the provider as nulls.
             "options": self.options.model_dump(mode="json", exclude_unset=True),
         }
+        if self.credential is not None:  # absent, not null: versions saved before stay equal
+            config["credential"] = self.credential
+        return config
 
 
 class ModelSpec(ModelTarget):

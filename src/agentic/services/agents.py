@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic.db.models import Agent, AgentVersion, AgentVisibility, Schedule
+from agentic.db.models import Agent, AgentVersion, AgentVisibility, ProviderCredential, Schedule
 from agentic.db.types import utcnow
 from agentic.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from agentic.prompts import (
@@ -195,6 +195,40 @@ def validate_config(config: dict[str, Any]) -> None:
             check_template(str(template), declared=declared, loc=["body", key])
 
 
+async def check_credentials(session: AsyncSession, *, org_id: uuid.UUID, config: dict[str, Any]) -> None:
+    """Every credential a model entry names exists in the organisation, for that entry's provider.
+
+    Checked when a configuration is saved: a typo would otherwise skip that entry on every run
+    (`provider_not_configured`). A credential deleted later is skipped the same way at run time.
+
+    Raises:
+        InvalidInput: With `loc` `["body", "model", "credential"]` or `[…, "fallbacks", i, "credential"]`.
+    """
+    model = dict(config.get("model") or {})
+    entries: list[tuple[list[str | int], dict[str, Any]]] = [(["body", "model"], model)]
+    entries += [
+        (["body", "model", "fallbacks", index], dict(entry))
+        for index, entry in enumerate(model.get("fallbacks") or [])
+    ]
+    named = [(loc, entry) for loc, entry in entries if entry.get("credential")]
+    if not named:
+        return
+    rows = await session.execute(
+        select(ProviderCredential.provider, ProviderCredential.name).where(
+            ProviderCredential.org_id == org_id
+        )
+    )
+    existing = {(provider, name) for provider, name in rows}
+    for loc, entry in named:
+        provider, name = str(entry.get("provider")), str(entry["credential"])
+        if (provider, name) not in existing:
+            raise InvalidInput(
+                f"The organisation has no {provider} credential named {name!r}; add it under provider "
+                "credentials first, or leave `credential` out to use the default one.",
+                details=[{"loc": [*loc, "credential"], "message": "unknown credential", "type": "not_found"}],
+            )
+
+
 def _normalised(agent: Agent, config: dict[str, Any]) -> dict[str, Any]:
     # Versions written before names were snapshotted (seed data, older rows) take the agent's current ones.
     return {"name": agent.name, "description": agent.description, **config}
@@ -237,11 +271,12 @@ async def create_agent(
         validate: False for a copy of a stored version (a clone), which was checked when it was saved.
 
     Raises:
-        InvalidInput: The configuration fails `validate_config`.
+        InvalidInput: The configuration fails `validate_config`, or names a credential the organisation lacks.
     """
+    assert actor.org_id is not None  # noqa: S101  # principals always act in an organisation
     if validate:
         validate_config(config)
-    assert actor.org_id is not None  # noqa: S101  # principals always act in an organisation
+        await check_credentials(session, org_id=actor.org_id, config=config)
     agent = Agent(
         org_id=actor.org_id,
         owner_id=actor.user_id,
@@ -322,6 +357,8 @@ async def update_agent(
     latest = current
     if merged != before:
         validate_config(merged)
+        if merged.get("model") != before.get("model"):
+            await check_credentials(session, org_id=agent.org_id, config=merged)
         latest = await _new_version(session, agent=agent, actor=actor, config=merged)
     if visibility is not None and visibility is not agent.visibility:
         agent.visibility = visibility

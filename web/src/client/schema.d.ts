@@ -2603,13 +2603,42 @@ export interface components {
         };
         /**
          * ModelOptions
-         * @description Options passed to the model adapter; the common ones are checked, others pass through unchanged.
+         * @description Request parameters for the model, sent with every call of this entry.
+         *
+         *     The common ones are checked and named the OpenAI way; the Anthropic adapter translates them (`stop` →
+         *     `stop_sequences`). Any other option is passed through unchanged as a field of the request body (a
+         *     compatible server's own parameters, such as `min_p`), and `extra_body` adds raw fields.
          */
         ModelOptions: {
+            /**
+             * Frequency Penalty
+             * @description OpenAI only.
+             */
+            frequency_penalty?: number | null;
             /** Max Tokens */
             max_tokens?: number | null;
+            /**
+             * Presence Penalty
+             * @description OpenAI only.
+             */
+            presence_penalty?: number | null;
+            /**
+             * Seed
+             * @description OpenAI only.
+             */
+            seed?: number | null;
+            /**
+             * Stop
+             * @description Stop sequence(s); `stop_sequences` for Anthropic.
+             */
+            stop?: string | string[] | null;
             /** Temperature */
             temperature?: number | null;
+            /**
+             * Top K
+             * @description Anthropic, and most OpenAI-compatible servers.
+             */
+            top_k?: number | null;
             /** Top P */
             top_p?: number | null;
         } & {
@@ -2620,6 +2649,11 @@ export interface components {
          * @description The model and the fallback chain tried, in order, when it fails with a retryable error.
          */
         ModelSpec: {
+            /**
+             * Credential
+             * @description Name of one of the organisation's credentials for this provider (its key and base URL), e.g. to chain two OpenAI-compatible servers. Default: the credential named `default`, else the server's key.
+             */
+            credential?: string | null;
             /** Fallbacks */
             fallbacks?: components["schemas"]["ModelTarget"][];
             /**
@@ -2636,9 +2670,14 @@ export interface components {
         };
         /**
          * ModelTarget
-         * @description One model: provider, model name and options.
+         * @description One model: provider, model name, options, and optionally which stored credential reaches it.
          */
         ModelTarget: {
+            /**
+             * Credential
+             * @description Name of one of the organisation's credentials for this provider (its key and base URL), e.g. to chain two OpenAI-compatible servers. Default: the credential named `default`, else the server's key.
+             */
+            credential?: string | null;
             /**
              * Name
              * @description The provider's model name, e.g. `gpt-4o`.

@@ -14,7 +14,9 @@ the API:
 
 All take `options.latency_ms` (before the first token), `options.tokens_per_second` (stream pacing) and
 `options.fail`, e.g. `{"status": 429, "times": 2, "retry_after": 1}` or `{"error": "timeout" | "malformed"}`:
-the first `times` identical calls fail that way (every call when `times` is absent). Token counts are words.
+the first `times` identical calls fail that way (every call when `times` is absent). A status fails as a
+provider's would: 429 rate-limited, 5xx unavailable, 401/403 a refused key (not retried, the next target is
+tried), any other an invalid request. Token counts are words.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agentic.llm.errors import (
+    AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
     ProviderTimeout,
@@ -160,6 +163,8 @@ class MockModel:
             raise RateLimited("mock rate limit", status=429, retry_after_s=float(fail.get("retry_after", 1)))
         if status is not None and int(status) >= 500:
             raise ProviderUnavailable(f"mock server error {status}", status=int(status))
+        if status is not None and int(status) in (401, 403):
+            raise AuthenticationFailed(f"mock refused key {status}", status=int(status))
         if status is not None:
             raise InvalidRequest(f"mock error {status}", status=int(status))
         return False
