@@ -56,7 +56,14 @@ class WorkerRuntime:
         """Start the poll loop in the background."""
         if self._loop_task is not None:
             return
-        log.info("worker.started", worker_id=self.worker_id, concurrency=self.settings.concurrency)
+        log.info(
+            "worker.started",
+            worker_id=self.worker_id,
+            concurrency=self.settings.concurrency,
+            # uvloop under `agentic serve` (uvicorn's choice), asyncio's own loop elsewhere: subprocesses,
+            # signals and sockets differ between the two, so the log says which one runs the tasks.
+            event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+        )
         starter = getattr(self.source, "start", None)
         if callable(starter):
             starter(self.worker_id)
