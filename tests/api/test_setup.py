@@ -167,3 +167,48 @@ async def test_system_info_says_where_mail_goes_and_which_providers_have_a_key(s
     text = str(configured)
     assert "mail.internal.example" not in text
     assert "secret" not in text
+
+
+@pytest.mark.parametrize(
+    ("address", "usable"),
+    [
+        ("Ops@Example.COM", True),
+        ("first.last+agentic@sub.example.org", True),
+        # Special-use names: the API's address check refuses them, so first start must too.
+        ("admin@a.test", False),
+        ("root@localhost", False),
+        ("it@corp.local", False),
+    ],
+)
+async def test_what_first_start_accepts_login_accepts(settings: Settings, address: str, usable: bool) -> None:
+    # One address rule for AGENTIC_ADMIN_EMAIL and login: an administrator created at first start can sign in;
+    # an address login would refuse stops the start instead, saying why, before anything is created.
+    settings.admin = AdminSettings(email=address, password=SecretStr(PASSWORD))
+    app = create_app(settings, run_workers=False)
+    if not usable:
+        with pytest.raises(ConfigurationError, match=r"AGENTIC_ADMIN_.*is not a usable email address"):
+            async with LifespanManager(app):
+                pass
+        settings.admin = AdminSettings(email=None, password=None)
+        app = create_app(settings, run_workers=False)
+    async with LifespanManager(app), asgi_client(app) as client:
+        login = await client.post("/v1/auth/login", json={"email": address, "password": PASSWORD})
+        if not usable:
+            assert login.status_code == 422, login.text
+            assert (await client.get("/v1/setup")).json() == {"needs_setup": True}
+            return
+        assert login.status_code == 200, login.text
+        me = await client.get("/v1/me", headers={"authorization": f"Bearer {login.json()['access_token']}"})
+        assert me.json()["email"] == address.lower()
+
+
+async def test_setup_link_and_login_share_the_address_rule(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    refused = await client.post("/v1/setup", json=_body(settings, email="admin@a.test"))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["loc"] == ["body", "email"]
+    created = await client.post("/v1/setup", json=_body(settings, email="Admin@Example.com"))
+    assert created.status_code == 201, created.text
+    login = await client.post("/v1/auth/login", json={"email": "admin@example.com", "password": PASSWORD})
+    assert login.status_code == 200, login.text

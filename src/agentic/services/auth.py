@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,9 +127,37 @@ def _audit(
     )
 
 
-def normalise_email(email: str) -> str:
-    """Emails are compared case-insensitively and stored lower-case."""
-    return email.strip().lower()
+# The API's address check (pydantic's `EmailStr`: email-validator without a DNS deliverability lookup, so
+# special-use and reserved domains such as `.test`, `.local` or `localhost` are refused). Every way an
+# account's address comes in goes through it, so an address one path accepts, every other path accepts too.
+_EMAIL_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
+
+
+def normalise_email(email: str, *, loc: tuple[str | int, ...] = ("body", "email")) -> str:
+    """The one address rule: first-run setup (link or `AGENTIC_ADMIN_EMAIL`), sign-up, login, resends, resets.
+
+    The same check as the request bodies' `EmailStr`, whatever the address came through (an environment
+    variable has no schema); addresses are compared case-insensitively and stored lower-case.
+
+    Args:
+        email: The address as given.
+        loc: Where it was given, for the error's details.
+
+    Returns:
+        The address, stripped and lower-cased.
+
+    Raises:
+        InvalidInput: Not an address the API accepts (the reason is in the message and the details).
+    """
+    try:
+        checked = _EMAIL_ADDRESS.validate_python(email.strip())
+    except ValidationError as exc:
+        reason = str((exc.errors()[0].get("ctx") or {}).get("reason") or "not a valid email address")
+        raise InvalidInput(
+            f"{email.strip()!r} is not a usable email address: {reason}",
+            details=[{"loc": list(loc), "message": reason, "type": "value_error"}],
+        ) from None
+    return checked.lower()
 
 
 async def _send(resources: Resources, message: EmailMessage) -> None:

@@ -16,6 +16,7 @@ from agentic.db.types import utcnow
 from agentic.errors import Conflict, PermissionDenied
 from agentic.security.passwords import check_password_policy, hash_password
 from agentic.services.audit import record_audit_event
+from agentic.services.auth import normalise_email
 from agentic.services.organizations import create_organization
 
 # Any constant works; it only separates this use of the secret key from others.
@@ -85,7 +86,8 @@ async def create_first_admin(
 
     Args:
         session: A fresh session; this function commits it.
-        email: The administrator's email (normalised to lower case).
+        email: The administrator's email: the address rule of sign-up and login (`normalise_email`), so the
+            administrator can sign in with it; stored lower-case.
         password: Plain password; checked against the policy, stored as an Argon2id hash.
         organization_name: Name of the first organisation.
         request_id: Request that triggered it, for the audit log.
@@ -97,9 +99,9 @@ async def create_first_admin(
 
     Raises:
         AlreadySetUp: A user exists already (also when a concurrent setup won the race).
-        InvalidInput: The password breaks the policy.
+        InvalidInput: The address or the password is refused.
     """
-    email = email.strip().lower()
+    email = normalise_email(email)
     check_password_policy(password, email=email)
     password_hash = await hash_password(password)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
