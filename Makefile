@@ -58,7 +58,7 @@ else
 	@echo "npm not found: the web UI is not built; the API serves a plain page at / instead."
 endif
 
-run: venv ui ## Install, build the UI, migrate and serve at http://127.0.0.1:8000 (embedded default)
+run: venv ui ## Install, build the UI, migrate and serve at http://$HOST:$PORT, 127.0.0.1:8000 unless given (make run HOST=0.0.0.0 PORT=9000)
 	$(BIN)/agentic db upgrade
 	$(BIN)/agentic serve --host $(HOST) --port $(PORT) --no-migrate
 

@@ -1,5 +1,7 @@
 """The `agentic` command line, run as real processes against both backends."""
 
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
 from agentic.db.models import Agent, AgentVersion, Membership, Organization, Role, User
 from agentic.services.setup import check_setup_token, create_first_admin
-from tests.support.processes import agentic_env, run_cli
+from tests.support.processes import agentic_env, run_cli, start_cli
+from tests.support.services import free_port
 
 
 def test_version(tmp_path: Path) -> None:
@@ -192,3 +195,39 @@ async def test_demo_users_can_sign_in(tmp_path: Path, database_url: str) -> None
             "/v1/auth/login", json={"email": "admin@demo.example.com", "password": "agentic-demo-password"}
         )
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.slow
+def test_setup_link_leads_to_the_port_the_server_runs_on(tmp_path: Path) -> None:
+    # `serve --port N` (as `make run PORT=N` runs it) on a fresh data directory; `setup-link`, run later from
+    # another shell without the port, must print that server's address, not the default 8000.
+    port = free_port()
+    env = agentic_env(tmp_path / "data", AGENTIC_SECURITY_SECRET_KEY="setup-link-port-secret-" + "p" * 20)
+    log = tmp_path / "serve.log"
+    proc = start_cli("serve", "--port", str(port), env=env, log_path=log)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "data" / "server.json").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        link = run_cli("setup-link", env=env)
+        assert link.returncode == 0, link.stderr
+        assert link.stdout.startswith(f"http://127.0.0.1:{port}/setup?token="), link.stdout
+        # The link the server itself printed on first start is the same.
+        assert link.stdout.strip() in log.read_text()
+        # Explicit choices win: a proxy's public URL, or another host and port.
+        public = run_cli("setup-link", env=env | {"AGENTIC_SERVER_PUBLIC_URL": "https://agents.example.com"})
+        assert public.stdout.startswith("https://agents.example.com/setup?token="), public.stdout
+        assert run_cli("setup-link", "--port", "9001", env=env).stdout.startswith(
+            "http://127.0.0.1:9001/setup?"
+        )
+        assert run_cli("setup-link", "--url", "https://a.example/", env=env).stdout.startswith(
+            "https://a.example/setup?"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    # Once it stopped, its address is forgotten: the configured one (AGENTIC_SERVER_HOST/PORT) again.
+    assert not (tmp_path / "data" / "server.json").exists()
+    assert run_cli("setup-link", env=env).stdout.startswith("http://127.0.0.1:8000/setup?token=")

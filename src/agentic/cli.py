@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +19,10 @@ from agentic.config import Environment, Settings, get_settings
 from agentic.logging import configure_logging
 
 if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
+
     from agentic.resources import Resources
 
 app = typer.Typer(help="Agentic: build, run and watch LLM agents as durable tasks.", no_args_is_help=True)
@@ -221,13 +227,94 @@ def seed(
     )
 
 
+# Where `agentic serve` records the address it listens on (in its data directory), for `agentic setup-link`.
+SERVER_RECORD = "server.json"
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _running_server_url(settings: Settings) -> str | None:
+    """The base URL of the `agentic serve` running on this data directory, if one runs (its process lives)."""
+    try:
+        record = json.loads((settings.data_dir / SERVER_RECORD).read_text(encoding="utf-8"))
+        pid, url = int(record["pid"]), str(record["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return None  # a server that stopped without removing its record (killed)
+    except PermissionError:
+        pass  # alive, another user's
+    return url
+
+
+def _recording_server(config: uvicorn.Config, settings: Settings) -> uvicorn.Server:
+    """A uvicorn server that records where it listens in the data directory while it runs."""
+    import uvicorn
+
+    record = settings.data_dir / SERVER_RECORD
+
+    class RecordingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.started:
+                return
+            # The port really bound (`--port 0` picks one); the configured public URL when there is one.
+            port = int(self.servers[0].sockets[0].getsockname()[1]) if self.servers else settings.server.port
+            url = settings.public_url if settings.server.public_url else _url(settings.server.host, port)
+            body = json.dumps({"url": url, "pid": os.getpid(), "host": settings.server.host, "port": port})
+            try:
+                record.parent.mkdir(parents=True, exist_ok=True)
+                partial = record.with_suffix(f".{os.getpid()}.tmp")
+                partial.write_text(body, encoding="utf-8")
+                partial.replace(record)
+            except OSError as exc:  # a read-only data directory: only `setup-link` loses the address
+                console.print(f"[yellow]Could not record the server's address in {record}: {exc}[/yellow]")
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            try:
+                await super().shutdown(sockets=sockets)
+            finally:
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    if json.loads(record.read_text(encoding="utf-8"))["pid"] == os.getpid():
+                        record.unlink()
+
+    return RecordingServer(config)
+
+
 @app.command("setup-link")
-def setup_link() -> None:
-    """Print the first-run setup link again while no account exists (e.g. once the logs are gone)."""
+def setup_link(
+    url: Annotated[
+        str | None,
+        typer.Option(help="The server's base URL as people reach it, e.g. https://agents.example.com."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="The server's host, when not the running server's.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="The server's port, when not the running server's.")
+    ] = None,
+) -> None:
+    """Print the first-run setup link again while no account exists (e.g. once the logs are gone).
+
+    The link leads to, in order: `--url`; `--host`/`--port`; AGENTIC_SERVER_PUBLIC_URL; the `agentic serve`
+    running on this data directory (it records where it listens); AGENTIC_SERVER_HOST/PORT.
+    """
     from agentic.resources import Resources
     from agentic.services import setup
 
     settings = _settings()
+    if url:
+        base = url.rstrip("/")
+    elif host is not None or port is not None:
+        base = _url(host or settings.server.host, port or settings.server.port)
+    elif settings.server.public_url:
+        base = settings.public_url
+    else:
+        base = _running_server_url(settings) or settings.public_url
 
     async def run() -> str | None:
         resources = Resources.open(settings)
@@ -236,7 +323,7 @@ def setup_link() -> None:
             async with resources.sessions() as session:
                 if not await setup.needs_setup(session):
                     return None
-            return setup.setup_link(public_url=settings.public_url, secret_key=resources.secret_key)
+            return setup.setup_link(public_url=base, secret_key=resources.secret_key)
         finally:
             await resources.close()
 
@@ -295,7 +382,7 @@ def serve(
         timeout_graceful_shutdown=int(settings.worker.shutdown_grace_s) or None,
     )
     console.print(f"Agentic {__version__} serving at [bold]{settings.public_url}[/bold]")
-    uvicorn.Server(config).run()
+    _recording_server(config, settings).run()
 
 
 @app.command()
