@@ -17,6 +17,7 @@ from agentic.db.engine import create_engine, create_session_factory
 from agentic.engine.signals import SIGNALS_KEY, PostgresTransport, RedisTransport, Signals, Transport
 from agentic.llm.gateway import LLMGateway
 from agentic.mail import Mailer, create_mailer
+from agentic.metrics import DEPENDENCY_UP
 from agentic.security.encryption import SecretBox
 from agentic.security.throttle import Throttle
 from agentic.security.tokens import TokenHasher
@@ -106,7 +107,12 @@ class Resources:
         await self.engine.dispose()
 
     async def check_database(self) -> CheckResult:
-        """Reachable, and migrated to the revision this code expects."""
+        """Reachable, and migrated to the revision this code expects (also sets its `dependency_up` gauge)."""
+        result = await self._check_database()
+        DEPENDENCY_UP.labels(dependency="database").set(1 if result.status == "ok" else 0)
+        return result
+
+    async def _check_database(self) -> CheckResult:
         start = time.perf_counter()
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S), self.engine.connect() as conn:
@@ -124,7 +130,7 @@ class Resources:
         return CheckResult("ok", _ms(start))
 
     async def check_redis(self) -> CheckResult | None:
-        """Ping Redis, or None when Redis is not configured (the embedded default)."""
+        """Ping Redis (and set its `dependency_up` gauge), or None when Redis is not configured."""
         if self.redis is None:
             return None
         start = time.perf_counter()
@@ -132,7 +138,9 @@ class Resources:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 await self.redis.ping()
         except Exception as exc:
+            DEPENDENCY_UP.labels(dependency="redis").set(0)
             return CheckResult("error", _ms(start), f"{type(exc).__name__}: {exc}"[:300])
+        DEPENDENCY_UP.labels(dependency="redis").set(1)
         return CheckResult("ok", _ms(start))
 
 

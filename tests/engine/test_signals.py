@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from agentic.engine.signals import (
 )
 from tests.api.test_tasks import make_agent
 from tests.conftest import asgi_client
+from tests.support import services
 from tests.support.accounts import make_account, make_org
 from tests.support.engine import seed_agent
 
@@ -143,3 +144,75 @@ async def test_only_committed_changes_are_signalled(settings: Settings) -> None:
         assert time.monotonic() - started < 0.1
     finally:
         await engine.dispose()
+
+
+# --- a transport that goes away: latency, never a failure; signals resume when it is back -----------------
+
+
+@pytest.fixture
+def own_redis() -> Iterator[services.RedisServer]:
+    """A Redis of this test's own, to stop and start again (never the shared one)."""
+    try:
+        with services.throwaway_redis() as server:
+            yield server
+    except services.ServiceUnavailableError as exc:
+        if services.IN_CI:
+            pytest.fail(f"redis-server is required in CI: {exc}")
+        pytest.skip(str(exc))
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_redis_stopping_and_coming_back_costs_latency_only(
+    own_redis: services.RedisServer, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    clients = [
+        Redis.from_url(own_redis.url, socket_connect_timeout=0.5, socket_timeout=0.5) for _ in range(2)
+    ]
+    sender, receiver = Signals(RedisTransport(clients[0])), Signals(RedisTransport(clients[1]))
+    woken: list[str] = []
+    receiver.on_cancel(lambda task_id: woken.append(str(task_id)))
+    receiver.start()
+    sender.start()
+    try:
+        await _until(lambda: receiver.transport is not None and receiver.transport.health.up is True)
+        assert receiver.crosses_processes
+
+        own_redis.stop()
+        await _until(lambda: not receiver.crosses_processes)  # its listener noticed
+        started = time.monotonic()
+        for _ in range(200):  # raising signals never waits for Redis
+            sender.emit(CANCEL, str(uuid.uuid4()))
+        assert time.monotonic() - started < 0.1
+        await asyncio.sleep(1.5)  # sending fails, and is then skipped while Redis is away
+        assert not sender.crosses_processes
+        assert receiver._listener is not None
+        assert not receiver._listener.done()  # still trying, not crashed
+
+        own_redis.start()
+        await _until(lambda: receiver.crosses_processes)  # resubscribed
+        task_id = uuid.uuid4()
+        await _until_delivered(sender, task_id, woken)
+    finally:
+        await receiver.stop()
+        await sender.stop()
+        for client in clients:
+            await client.aclose()
+    events = [line["event"] for line in log_lines() if str(line.get("event", "")).startswith("signals.")]
+    # One line when it went away and one when it came back, per hub: not one per failure or per second.
+    assert events.count("signals.transport_lost") == 2, events
+    assert events.count("signals.transport_restored") == 2, events
+
+
+async def _until_delivered(sender: Signals, task_id: uuid.UUID, woken: list[str]) -> None:
+    # The sender learns Redis is back on its next try (it skips sending for a second after a failure).
+    deadline = time.monotonic() + 10
+    while str(task_id) not in woken:
+        assert time.monotonic() < deadline, "signals did not resume"
+        sender.emit(CANCEL, str(task_id))
+        await asyncio.sleep(0.2)

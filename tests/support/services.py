@@ -137,3 +137,74 @@ def redis() -> Iterator[Service]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class RedisServer:
+    """A `redis-server` of one test's own, on a port of its own, that the test may stop and start again.
+
+    For fault injection: stopping it must never touch the shared Redis other tests use.
+    """
+
+    def __init__(self, binary: str, port: int) -> None:
+        self.binary = binary
+        self.port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL (database 0)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout_s: float = 15) -> None:
+        """Start the server (again, on the same port) and wait until it accepts connections."""
+        if self.running:
+            return
+        self._proc = subprocess.Popen(  # noqa: S603
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, timeout_s, "Redis")
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """Stop the server (SIGTERM: it closes its clients' connections, as a restarted Redis does)."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=timeout_s)
+        self._proc = None
+
+
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[RedisServer]:
+    """A started `RedisServer` on a free port, stopped at the end; raises `ServiceUnavailableError` if
+    `redis-server` is not installed (callers fail in CI, skip elsewhere)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceUnavailableError("redis-server is not installed: cannot start a Redis to stop mid-test")
+    server = RedisServer(binary, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

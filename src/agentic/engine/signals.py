@@ -9,18 +9,26 @@ commits (a SQLAlchemy `after_commit` hook), so nobody is woken for a change they
 process they are dispatched at once; to other processes they go through Redis pub/sub when Redis is
 configured, else PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else nowhere (embedded default).
 Outgoing signals are batched per event-loop turn: one round trip carries everything raised meanwhile.
+
+A transport that goes away (Redis stopped, the LISTEN connection terminated) costs latency only: sending and
+listening never block a request or a worker (every call has a timeout, and sending runs in the background),
+the listener reconnects every second, and while the transport is away nothing is sent (no timeout paid per
+signal) and `crosses_processes` is false, so listeners that read it poll quickly. One line is logged when it
+goes away and one when it is back, not one per failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -40,6 +48,10 @@ SIGNALS_KEY = "agentic.signals"
 _NOTES_KEY = "agentic.signal_notes"
 # Every external call has a timeout; a signal that cannot be sent in this time is dropped (polls catch up).
 _SEND_TIMEOUT_S = 2.0
+
+# After a failure, how long sending is skipped before being tried again (the listener, when running, also
+# reconnects at this pace and reports the transport back sooner).
+_RETRY_S = 1.0
 
 Deliver = Callable[[str, str], None]
 _HANDOFFS_KEY = "agentic.handoffs"
@@ -85,10 +97,48 @@ class Reservation:
             self.claimer.release()
 
 
+class TransportHealth:
+    """Whether a transport carries signals now; logs once when it goes away and once when it is back."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.up: bool | None = None  # None: not known yet (nothing sent or heard so far)
+        self._lost_since = 0.0  # when the outage began
+        self._lost_at = 0.0  # the latest failure
+
+    def ok(self) -> None:
+        """A send or a subscription just worked."""
+        if self.up is False:
+            log.info(
+                "signals.transport_restored",
+                transport=self.name,
+                down_s=round(time.monotonic() - self._lost_since, 1),
+            )
+        self.up = True
+
+    def failed(self, exc: BaseException) -> None:
+        """A send or the listener just failed."""
+        self._lost_at = time.monotonic()
+        if self.up is not False:
+            self._lost_since = self._lost_at
+            log.warning(
+                "signals.transport_lost",
+                transport=self.name,
+                error=_describe(exc),
+                fallback="polling",
+            )
+        self.up = False
+
+    def worth_trying(self) -> bool:
+        """False for a moment after a failure: sending now would most likely fail (or time out) again."""
+        return self.up is not False or time.monotonic() - self._lost_at >= _RETRY_S
+
+
 class Transport(Protocol):
     """Carries signals between processes."""
 
     name: str
+    health: TransportHealth
 
     async def publish(self, batch: dict[str, set[str]]) -> None:
         """Send every payload of every channel."""
@@ -110,9 +160,19 @@ class RedisTransport:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self.health = TransportHealth(self.name)
 
     async def publish(self, batch: dict[str, set[str]]) -> None:
-        """One pipelined round trip for the whole batch."""
+        """One pipelined round trip for the whole batch (two if the first connection was stale)."""
+        try:
+            await self._publish(batch)
+        except RedisConnectionError:
+            # After a Redis restart the pool still holds connections the old server closed: the first use
+            # of one fails at once, a fresh one works. A signal sent twice is harmless; a lost one costs a
+            # poll.
+            await self._publish(batch)
+
+    async def _publish(self, batch: dict[str, set[str]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for channel, payloads in batch.items():
                 for payload in payloads:
@@ -124,15 +184,20 @@ class RedisTransport:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(*CHANNELS)
+                    async with asyncio.timeout(2 * _SEND_TIMEOUT_S):
+                        await pubsub.subscribe(*CHANNELS)
+                        # Wait for the server's confirmation: a refused or frozen server shows here.
+                        if await pubsub.get_message(timeout=_SEND_TIMEOUT_S) is None:
+                            raise TimeoutError("Redis did not confirm the subscription")
+                    self.health.ok()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             deliver(_text(message["channel"]), _text(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: the polls carry on until it is back
-                log.warning("signals.listen_failed", transport=self.name, error=_describe(exc))
-                await asyncio.sleep(1)
+                self.health.failed(exc)
+            await asyncio.sleep(_RETRY_S)
 
     async def aclose(self) -> None:
         """The Redis client belongs to the process's resources, which close it."""
@@ -148,6 +213,7 @@ class PostgresTransport:
         self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._sender: Any = None
         self._lock = asyncio.Lock()
+        self.health = TransportHealth(self.name)
 
     async def publish(self, batch: dict[str, set[str]]) -> None:
         """One statement per channel; NOTIFY payloads are delivered in commit order."""
@@ -175,18 +241,20 @@ class PostgresTransport:
                 conn = await self._connect()
                 for channel in CHANNELS:
                     await conn.add_listener(channel, on_notify)
+                self.health.ok()
                 while not conn.is_closed():
                     await asyncio.sleep(5)
                     async with asyncio.timeout(_SEND_TIMEOUT_S):
                         await conn.execute("SELECT 1")  # notice a dead connection, not just a closed one
+                raise ConnectionError("the LISTEN connection was closed")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("signals.listen_failed", transport=self.name, error=_describe(exc))
-                await asyncio.sleep(1)
+                self.health.failed(exc)
             finally:
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
+            await asyncio.sleep(_RETRY_S)
 
     async def aclose(self) -> None:
         """Close the sending connection."""
@@ -222,8 +290,12 @@ class Signals:
 
     @property
     def crosses_processes(self) -> bool:
-        """True when other processes hear our signals (so their polls may be slow)."""
-        return self.transport is not None
+        """True when other processes hear our signals (so their polls may be slow).
+
+        False while the transport is away: signals then reach this process only, and whoever reads this
+        (e.g. a new event stream) polls as quickly as without a transport.
+        """
+        return self.transport is not None and self.transport.health.up is not False
 
     # --- raising -----------------------------------------------------------------------------------------
 
@@ -243,13 +315,18 @@ class Signals:
 
     async def _flush(self) -> None:
         assert self.transport is not None  # noqa: S101
+        health = self.transport.health
         while self._outbox:
             batch, self._outbox = self._outbox, defaultdict(set)
+            if not health.worth_trying():
+                continue  # the transport is away: drop the batch (a lost signal costs latency, never a task)
             try:
                 async with asyncio.timeout(_SEND_TIMEOUT_S):
                     await self.transport.publish(batch)
             except Exception as exc:  # a lost signal costs latency, never a task
-                log.warning("signals.publish_failed", transport=self.transport.name, error=_describe(exc))
+                health.failed(exc)
+            else:
+                health.ok()
 
     # --- listening ---------------------------------------------------------------------------------------
 

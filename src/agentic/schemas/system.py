@@ -16,15 +16,22 @@ class Liveness(BaseModel):
 class Check(BaseModel):
     """One dependency check."""
 
-    status: Literal["ok", "error"]
+    status: Literal["ok", "degraded", "error"] = Field(
+        description="`ok`; `degraded`: unreachable, but the instance serves without it (Redis); `error`: "
+        "unreachable or unusable, and the instance cannot serve (the database)."
+    )
     latency_ms: float
     error: str | None = None
 
 
 class Readiness(BaseModel):
-    """Every dependency is reachable; the instance can take traffic."""
+    """The instance can take traffic: the database is reachable and migrated.
 
-    status: Literal["ok"] = "ok"
+    `degraded` when an optional dependency is down (Redis: signals fall back to polling, rate limits to
+    per-process counters); the instance stays ready, so a load balancer keeps routing to it.
+    """
+
+    status: Literal["ok", "degraded"] = "ok"
     checks: dict[str, Check]
 
 

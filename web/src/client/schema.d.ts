@@ -35,7 +35,9 @@ export interface paths {
          * Prometheus metrics
          * @description The process's metrics in the Prometheus text format, with queue health read from the database.
          *
-         *     Queue gauges come from the database at scrape time, so every API replica reports the same truth.
+         *     Queue gauges come from the database at scrape time, so every API replica reports the same truth; the
+         *     dependency gauges (`agentic_dependency_up`) are refreshed at the same time, so a scrape shows them
+         *     without anyone probing /readyz.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -54,8 +56,13 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: database (and Redis when configured) reachable and migrated
-         * @description 200 when every dependency answers; 503 with the failing checks otherwise.
+         * Readiness: the database reachable and migrated (Redis, when configured, reported as degraded)
+         * @description 200 while the database answers, `degraded` if Redis does not; 503 with the checks otherwise.
+         *
+         *     Redis carries only signals (wake-ups, cancellations, live event streams) and shared rate-limit counters:
+         *     without it workers poll and limits are kept per process, so the instance still serves. Reporting it as
+         *     unready would make a load balancer take every replica out at once for a dependency the API can do
+         *     without; it is reported as `degraded` here and as `agentic_dependency_up{dependency="redis"} 0`.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
@@ -2002,9 +2009,10 @@ export interface components {
             latency_ms: number;
             /**
              * Status
+             * @description `ok`; `degraded`: unreachable, but the instance serves without it (Redis); `error`: unreachable or unusable, and the instance cannot serve (the database).
              * @enum {string}
              */
-            status: "ok" | "error";
+            status: "ok" | "degraded" | "error";
         };
         /**
          * CloneIn
@@ -2845,7 +2853,10 @@ export interface components {
         };
         /**
          * Readiness
-         * @description Every dependency is reachable; the instance can take traffic.
+         * @description The instance can take traffic: the database is reachable and migrated.
+         *
+         *     `degraded` when an optional dependency is down (Redis: signals fall back to polling, rate limits to
+         *     per-process counters); the instance stays ready, so a load balancer keeps routing to it.
          */
         Readiness: {
             /** Checks */
@@ -2855,9 +2866,9 @@ export interface components {
             /**
              * Status
              * @default ok
-             * @constant
+             * @enum {string}
              */
-            status: "ok";
+            status: "ok" | "degraded";
         };
         /**
          * RefreshRequest

@@ -10,9 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agentic.api.deps import ResourcesDep
 from agentic.api.security import PUBLIC
-from agentic.engine.store import queue_stats
+from agentic.engine.store import QueueStats, queue_stats
 from agentic.logging import get_logger
-from agentic.metrics import EXPIRED_LEASES, OLDEST_QUEUED_AGE, TASKS_BY_STATE
+from agentic.metrics import DEPENDENCY_UP, EXPIRED_LEASES, OLDEST_QUEUED_AGE, TASKS_BY_STATE
+from agentic.resources import Resources
 from agentic.schemas.common import error_responses
 from agentic.schemas.system import Check, Liveness, Readiness
 
@@ -29,23 +30,33 @@ async def healthz() -> Liveness:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: database (and Redis when configured) reachable and migrated",
+    summary="Readiness: the database reachable and migrated (Redis, when configured, reported as degraded)",
     responses=error_responses(503),
 )
 async def readyz(resources: ResourcesDep) -> Readiness | JSONResponse:
-    """200 when every dependency answers; 503 with the failing checks otherwise."""
+    """200 while the database answers, `degraded` if Redis does not; 503 with the checks otherwise.
+
+    Redis carries only signals (wake-ups, cancellations, live event streams) and shared rate-limit counters:
+    without it workers poll and limits are kept per process, so the instance still serves. Reporting it as
+    unready would make a load balancer take every replica out at once for a dependency the API can do
+    without; it is reported as `degraded` here and as `agentic_dependency_up{dependency="redis"} 0`.
+    """
     db, redis = await asyncio.gather(resources.check_database(), resources.check_redis())
     checks = {"database": Check(status=db.status, latency_ms=db.latency_ms, error=db.error)}
     if redis is not None:
-        checks["redis"] = Check(status=redis.status, latency_ms=redis.latency_ms, error=redis.error)
-    if all(check.status == "ok" for check in checks.values()):
-        return Readiness(checks=checks)
-    failing = ", ".join(name for name, check in checks.items() if check.status != "ok")
+        checks["redis"] = Check(
+            status="ok" if redis.status == "ok" else "degraded",
+            latency_ms=redis.latency_ms,
+            error=redis.error,
+        )
+    if checks["database"].status == "ok":
+        degraded = any(check.status != "ok" for check in checks.values())
+        return Readiness(status="degraded" if degraded else "ok", checks=checks)
     return JSONResponse(
         {
             "error": {
                 "code": "not_ready",
-                "message": f"Not ready: {failing}.",
+                "message": "Not ready: database.",
                 "details": {"checks": {name: check.model_dump() for name, check in checks.items()}},
             }
         },
@@ -57,16 +68,24 @@ async def readyz(resources: ResourcesDep) -> Readiness | JSONResponse:
 async def metrics(resources: ResourcesDep) -> Response:
     """The process's metrics in the Prometheus text format, with queue health read from the database.
 
-    Queue gauges come from the database at scrape time, so every API replica reports the same truth.
+    Queue gauges come from the database at scrape time, so every API replica reports the same truth; the
+    dependency gauges (`agentic_dependency_up`) are refreshed at the same time, so a scrape shows them
+    without anyone probing /readyz.
     """
-    try:
-        async with asyncio.timeout(2), resources.sessions() as session:
-            stats = await queue_stats(session)
-    except Exception:  # a slow or absent database must not break the scrape
-        log.warning("metrics.queue_stats_unavailable")
-    else:
+    stats, _redis = await asyncio.gather(_queue_stats(resources), resources.check_redis())
+    DEPENDENCY_UP.labels(dependency="database").set(0 if stats is None else 1)
+    if stats is not None:
         for state, count in stats.by_state.items():
             TASKS_BY_STATE.labels(state=state).set(count)
         OLDEST_QUEUED_AGE.set(stats.oldest_queued_age_s)
         EXPIRED_LEASES.set(stats.expired_leases)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _queue_stats(resources: Resources) -> QueueStats | None:
+    try:
+        async with asyncio.timeout(2), resources.sessions() as session:
+            return await queue_stats(session)
+    except Exception:  # a slow or absent database must not break the scrape
+        log.warning("metrics.queue_stats_unavailable")
+        return None
