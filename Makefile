@@ -84,7 +84,17 @@ os-deps: ## Install the OS packages the tests use (docker-compose, bubblewrap, c
 		 (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null)); \
 	else echo "Missing OS packages:$$missing (install them with your package manager)"; fi
 
-pytest: dev ui os-deps ## The Python suite (both database backends)
+# The LiteLLM proxy the contract tests run against (tests/contract) lives in a virtualenv of its own, installed
+# from a lock: its dependency pins differ from the platform's.
+LITELLM_VENV := $(VENV)/litellm-proxy
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
+$(LITELLM_STAMP): tests/contract/litellm-requirements.txt
+	rm -rf $(LITELLM_VENV)
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+pytest: dev ui os-deps $(LITELLM_STAMP) ## The Python suite (both database backends)
 	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
 
 web-test: ui ## Web UI type check and unit tests
