@@ -139,11 +139,6 @@ def test_a_secret_is_generated_into_the_data_dir_outside_production(tmp_path: Pa
     assert again.secret_key() == generated
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: outside production an empty AGENTIC_SECURITY_SECRET_KEY is used as the key itself (''), "
-    "instead of generating one as when unset: setup tokens and encryption keys derive from a public value",
-)
 @pytest.mark.parametrize("env", [Environment.DEV, Environment.TEST])
 def test_an_empty_secret_key_variable_is_unset_outside_production(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Environment

@@ -210,11 +210,6 @@ def test_production_refuses_registered_urls_on_loopback() -> None:
     assert str(check_url(outbound_policy(settings, "https://example.com/hook"), "https://example.com/hook"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: outside production `localhost` is refused as 'a loopback name' by check_url, although "
-    "security/outbound.py allows this machine's services and is_loopback_host() names `localhost`",
-)
 @pytest.mark.parametrize("env", NOT_PRODUCTION)
 def test_registered_urls_may_name_localhost_outside_production(env: Environment) -> None:
     url = "http://localhost:9000/hook"

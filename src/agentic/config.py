@@ -448,7 +448,9 @@ class Settings(BaseSettings):
 
         Production never reaches the generated branch: the validator above refuses to start without a key.
         """
-        if self.security.secret_key is not None:
+        # An empty variable (`AGENTIC_SECURITY_SECRET_KEY=`) means unset, as for every other setting: never
+        # derive setup tokens and encryption keys from a value everyone knows.
+        if self.security.secret_key is not None and self.security.secret_key.get_secret_value():
             return self.security.secret_key.get_secret_value()
         path = self.data_dir / "secret_key"
         if path.exists():

@@ -99,7 +99,7 @@ async def test_probe_reports_why_the_tool_is_off(private_dir: Path, monkeypatch:
     assert status.available, status.reason
     assert sandbox.last_status() == status
     real_which = shutil.which
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
     status = await probe(root)
     assert not status.available
     assert status.reason is not None

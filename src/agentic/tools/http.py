@@ -367,7 +367,7 @@ def check_url(policy: OutboundPolicy, url: str | URL) -> URL:
         raise OutboundRefused("port_refused", f"Port {port} is not allowed.")
     host = parse_host(parsed.raw_host)
     if isinstance(host, str):
-        if host == "localhost" or host.endswith(".localhost"):
+        if (host == "localhost" or host.endswith(".localhost")) and not _loopback_allowed(policy):
             raise OutboundRefused("ssrf_refused", f"Refused: {host} is a loopback name.")
         if not domain_allowed(policy, host):
             raise OutboundRefused("domain_not_allowed", f"{host} is not in this agent's domain allowlist.")
@@ -379,6 +379,18 @@ def check_url(policy: OutboundPolicy, url: str | URL) -> URL:
         str(host.ipv4_mapped) if isinstance(host, ipaddress.IPv6Address) and host.ipv4_mapped else str(host)
     )
     return parsed.with_host(canonical)
+
+
+def _loopback_allowed(policy: OutboundPolicy) -> bool:
+    # Where the whole of loopback is allowed (outside production, for a registered URL on this machine), the
+    # name `localhost` is as good as its addresses; the connect-time check still vets each one it resolves
+    # to. An operator's narrower allowance (one loopback address) keeps the name refused.
+    try:
+        for address in ("127.0.0.1", "127.255.255.254", "::1"):
+            check_address(policy, ipaddress.ip_address(address))
+    except OutboundRefused:
+        return False
+    return True
 
 
 # --- connect-time pinning -------------------------------------------------------------------------------
