@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from agentic.api.deps import SessionDep
 from agentic.config import Settings
@@ -245,6 +247,28 @@ async def test_a_retried_read_sees_its_request_body_again(app: FastAPI) -> None:
         response = await client.request("GET", "/v1/test-read-body", content=b"x" * 100_000)
     assert response.status_code == 200, response.text
     assert bodies == [b"x" * 100_000] * 2
+
+
+async def test_a_fault_after_a_whole_response_is_only_logged(
+    app: FastAPI, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Closing the request's session after the response went out meets a dead connection: not an error."""
+
+    async def cleanup_fails() -> None:
+        raise _invalidated()
+
+    async def created() -> JSONResponse:
+        return JSONResponse({"id": 1}, status_code=201, background=BackgroundTask(cleanup_fails))
+
+    app.add_api_route("/v1/test-after", created, methods=["POST"])
+    app.router.routes.insert(0, app.router.routes.pop())
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/test-after", headers={"x-request-id": "req-after"})
+    assert response.status_code == 201
+    assert response.json() == {"id": 1}
+    events = [line["event"] for line in log_lines() if line.get("request_id") == "req-after"]
+    assert "http.database_fault_after_response" in events
+    assert "http.unhandled_error" not in events
 
 
 async def test_an_unreachable_database_is_a_503_without_retry(app: FastAPI, settings: Settings) -> None:
