@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings, WorkerSettings
@@ -482,6 +483,40 @@ async def test_an_event_a_step_emits_comes_after_the_steps_start(
         "step.succeeded",
         "task.succeeded",
     ]
+
+
+async def test_a_run_the_database_interrupts_spends_no_attempt(
+    sessions: async_sessionmaker[AsyncSession], agent: Any
+) -> None:
+    """A dropped connection mid-run is the database's fault, not the task's: the try is given back."""
+    runs: list[int] = []
+
+    async def flaky(ctx: RunContext) -> Any:
+        runs.append(ctx.lease.attempt)
+        if len(runs) == 1:
+            raise DBAPIError(
+                "SELECT 1", None, ConnectionResetError("connection lost"), connection_invalidated=True
+            )
+        return "done"
+
+    task = await _enqueue(sessions, agent, runner="test.flaky", max_attempts=1)
+    settings = WorkerSettings(concurrency=1, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
+    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings, runners={"test.flaky": flaky}))
+    runtime.start()
+    try:
+        for _ in range(300):
+            if (await _state(sessions, task.id)).state in (
+                TaskState.SUCCEEDED,
+                TaskState.FAILED,
+                TaskState.DEAD,
+            ):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await runtime.stop()
+    done = await _state(sessions, task.id)
+    # Its only attempt was not spent by the interruption: it ran again (after a short pause) and succeeded.
+    assert (done.state, done.output, done.tries, runs) == (TaskState.SUCCEEDED, "done", 1, [1, 2])
 
 
 async def test_release_on_shutdown_does_not_cost_an_attempt(

@@ -734,8 +734,11 @@ async def fail(session: AsyncSession, *, lease: Lease, error: dict[str, Any], re
     return target
 
 
-async def release(session: AsyncSession, *, lease: Lease, reason: str) -> None:
-    """Give the task back to the queue at once (graceful shutdown); the attempt is not held against it."""
+async def release(session: AsyncSession, *, lease: Lease, reason: str, delay_s: float = 0.0) -> None:
+    """Give the task back to the queue (graceful shutdown, a database fault mid-run); no try is spent.
+
+    With `delay_s` it runs again only after that pause (a fault that is not the task's).
+    """
     now = utcnow()
     await _fenced_update(
         session,
@@ -746,7 +749,7 @@ async def release(session: AsyncSession, *, lease: Lease, reason: str) -> None:
             "tries": Task.tries - 1,
             "lease_owner": None,
             "lease_expires_at": None,
-            "run_at": now,
+            "run_at": now + dt.timedelta(seconds=delay_s),
             "updated_at": now,
         },
     )

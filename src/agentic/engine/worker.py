@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -14,6 +15,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import WorkerSettings
+from agentic.db.engine import DatabaseFault, database_fault
 from agentic.db.models import TaskState
 from agentic.engine import store
 from agentic.engine.agent_runner import make_agent_runner
@@ -43,6 +45,8 @@ _OUTCOME_RETRY_SHARE = 0.5
 _OUTCOME_RETRY_FIRST_S = 0.05
 _OUTCOME_RETRY_MAX_S = 2.0
 _RELEASE_RETRY_S = 2.0
+# Longest pause before a run interrupted by the database (not by the task) is tried again.
+_INTERRUPTED_MAX_DELAY_S = 30.0
 
 T = TypeVar("T")
 
@@ -100,9 +104,13 @@ class EngineSource:
         self._unsubscribe = self._signals.on_cancel(self._cancel_signalled)
         if self._signals.local_claimer is None:
             self._signals.local_claimer = self  # the process's first worker takes tasks created here
+
         # The cancellation poll is the fallback for signals that cannot reach us (several processes on one
         # SQLite file); with a transport it only catches a signal lost in transit.
-        cancel_poll_s = _CANCEL_SIGNALLED_POLL_S if self._signals.crosses_processes else _CANCEL_POLL_S
+        # Read at every turn: while the transport is lost (Redis down), the poll speeds up until it is back.
+        def cancel_poll_s() -> float:
+            return _CANCEL_SIGNALLED_POLL_S if self._signals.crosses_processes else _CANCEL_POLL_S
+
         self._background = [
             asyncio.create_task(self._every(self._settings.lease_s / 3, self._heartbeat, worker_id)),
             asyncio.create_task(self._every(self._settings.reap_interval_s, self._reap)),
@@ -123,14 +131,19 @@ class EngineSource:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background = []
 
-    async def _every(self, interval_s: float, fn: Any, *args: Any) -> None:
+    async def _every(self, interval_s: float | Callable[[], float], fn: Any, *args: Any) -> None:
         while not self._stopping.is_set():
             try:
                 await fn(*args)
-            except Exception:
-                log.exception("engine.background_failed", job=fn.__name__)
+            except Exception as exc:
+                if (fault := database_fault(exc)) is not None:
+                    # Expected while the database restarts or drops connections; the next turn retries.
+                    log.warning("engine.background_deferred", job=fn.__name__, fault=fault.value)
+                else:
+                    log.exception("engine.background_failed", job=fn.__name__)
+            wait_s = interval_s() if callable(interval_s) else interval_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait_s)
 
     async def _heartbeat(self, worker_id: str) -> None:
         leases = [lease for lease in self._held.values() if lease.worker_id == worker_id]
@@ -324,7 +337,11 @@ class EngineSource:
             # Briefly: the process is on its way out, and an unreleased lease only delays the task a lease.
             await self._store_outcome(lease, "released", released, budget_s=_RELEASE_RETRY_S)
             raise
-        except Exception as exc:  # an unexpected bug in a runner: retry like any transient failure
+        except Exception as exc:
+            if (fault := database_fault(exc)) is not None:
+                await self._interrupted(lease, fault)
+                return
+            # An unexpected bug in a runner: retry like any transient failure.
             log.exception("engine.runner_crashed", task_id=str(lease.task_id))
             await self._fail(
                 lease,
@@ -340,6 +357,23 @@ class EngineSource:
                 log.warning("engine.lease_lost", task_id=str(lease.task_id), attempt=lease.attempt)
             except Exception as exc:
                 self._outcome_lost(lease, "succeeded", exc)
+
+    async def _interrupted(self, lease: Lease, fault: DatabaseFault) -> None:
+        """The database, not the task, failed mid-run (a dropped connection, a full pool): give the try back.
+
+        The task runs again from its checkpoints after a pause that grows with each interruption (the run
+        number), so a long outage neither spends the task's attempts nor spins.
+        """
+        self._finishing.add(lease.task_id)
+        delay_s = random.uniform(0.5, 1.0) * min(_INTERRUPTED_MAX_DELAY_S, 2.0 ** min(lease.attempt, 5))  # noqa: S311 - jitter
+        log.warning(
+            "engine.attempt_interrupted", task_id=str(lease.task_id), fault=fault.value, retry_in_s=delay_s
+        )
+
+        async def released(session: AsyncSession) -> None:
+            await store.release(session, lease=lease, reason=f"database_{fault.value}", delay_s=delay_s)
+
+        await self._store_outcome(lease, "released", released)
 
     async def _fail(self, lease: Lease, error: dict[str, Any], *, retryable: bool) -> None:
         self._finishing.add(lease.task_id)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from agentic.config import WorkerSettings
+from agentic.db.engine import database_fault
 from agentic.ids import new_id
 from agentic.logging import get_logger
 from agentic.metrics import WORKER_SLOTS
@@ -96,8 +97,12 @@ class WorkerRuntime:
             if free > 0 and self.source is not None:
                 try:
                     jobs = await self.source.claim(worker_id=self.worker_id, limit=free)
-                except Exception:
-                    log.exception("worker.claim_failed")
+                except Exception as exc:
+                    if (fault := database_fault(exc)) is not None:
+                        # The database restarts or dropped the connection: the next poll claims again.
+                        log.warning("worker.claim_deferred", fault=fault.value)
+                    else:
+                        log.exception("worker.claim_failed")
             for job in jobs:
                 task = asyncio.create_task(self._run(job))
                 self._running.add(task)
