@@ -9,10 +9,15 @@ import { ADMIN, BASE_URL, CHROMIUM, DATA_DIR, REPO_DIR, SETUP_DATA_DIR, SETUP_UR
 
 const CI = Boolean(process.env.CI);
 
-/** `agentic serve` on the embedded default in `dataDir`, whatever the calling shell has configured. */
+/**
+ * `agentic serve` on the embedded default in `dataDir`, whatever the calling shell has configured, started the
+ * way `make run` starts it: migrate, then serve (uvloop, in-process workers, the shipped `dev` environment; as
+ * root in CI), so the suite runs what users run.
+ */
 function server(url: string, dataDir: string, admin: Record<string, string>) {
+  const agentic = `"${path.join(REPO_DIR, '.venv/bin/agentic')}"`;
   return {
-    command: `"${path.join(REPO_DIR, '.venv/bin/agentic')}" serve --host 127.0.0.1 --port ${new URL(url).port}`,
+    command: `${agentic} db upgrade && exec ${agentic} serve --host 127.0.0.1 --port ${new URL(url).port} --no-migrate`,
     // Not the repository: a `.env` file there must not change the server under test.
     cwd: dataDir,
     url: `${url}/readyz`,

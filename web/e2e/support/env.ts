@@ -26,6 +26,8 @@ export const SETUP_DATA_DIR = (process.env.AGENTIC_E2E_SETUP_DATA_DIR ??= mkdtem
 /** The environment of a server under test (and of `agentic` commands run against its data). */
 export function serverEnv(url: string, dataDir: string): Record<string, string> {
   return {
+    // The shipped default (what `make run` gets), set so a calling shell's AGENTIC_ENV=test cannot leak in:
+    // nothing here needs `test`, and `test` would hide what differs in the environment users run.
     AGENTIC_ENV: 'dev',
     AGENTIC_DATA_DIR: dataDir,
     // The embedded default, whatever the calling shell has configured.

@@ -16,6 +16,19 @@ const RESEARCHER: AgentSpec = {
   tools: [{ name: 'http_request', menuLabel: 'HTTP request' }],
 };
 
+/** Code the mock model hands to the `python` tool: its stdout must come back to the timeline. */
+const PYTHON_CODE = "import sys\nprint('sum of squares:', sum(n * n for n in range(10)))\nprint('python', sys.version_info[0])";
+const PYTHON_ANSWER = 'The sandbox printed the sum of squares.';
+
+const CODER: AgentSpec = {
+  name: 'Sandbox coder',
+  description: 'Runs Python in the sandbox, then answers.',
+  options: { script: [{ tool_calls: [{ name: 'python', arguments: { code: PYTHON_CODE } }] }, { text: PYTHON_ANSWER }] },
+  tools: [{ name: 'python', menuLabel: 'Python sandbox' }],
+  // One attempt: a broken sandbox shows at once (as the failed step and task), instead of after retries.
+  policies: { 'Max attempts': '1' },
+};
+
 const GATED: AgentSpec = {
   name: 'Careful prober',
   description: 'The same, but every HTTP request waits for a person’s approval.',
@@ -65,6 +78,22 @@ async function expectToolCallRefused(page: Page) {
   await expect(tool.getByRole('button', { name: /^2\. Tool/ })).toContainText('failed');
 }
 
+test('a new agent starts on a provider this server can use; one without a key is warned about before saving', async ({ page }) => {
+  // The server under test has no provider key (as `make run` starts): the offline mock, never OpenAI with an
+  // empty model whose runs would die with provider_not_configured.
+  await page.goto('/agents/new');
+  const model = page.getByRole('form', { name: 'Create agent' }).getByRole('group', { name: 'Primary model' });
+  await expect(model.getByRole('combobox', { name: 'Provider' })).toHaveText('Mock (offline, for tests)');
+  await expect(model.getByRole('combobox', { name: 'Model' })).toHaveText('echo');
+  await expect(page.getByRole('status', { name: /provider not configured/ })).toHaveCount(0);
+
+  await model.getByRole('combobox', { name: 'Provider' }).click();
+  await page.getByRole('option', { name: 'OpenAI (or compatible)' }).click();
+  await expect(model.getByRole('textbox', { name: 'Model' })).toHaveValue('gpt-4o-mini');
+  await expect(page.getByRole('status', { name: 'Primary model: provider not configured' })).toContainText('has an OpenAI key');
+  await checkScreen(page, 'agent-editor-no-key', { only: 'desktop' });
+});
+
 test('create an agent in the editor: scripted mock model that calls a tool', async ({ page }) => {
   await fillAgentEditor(page, RESEARCHER);
   await checkScreen(page, 'agent-editor');
@@ -100,7 +129,8 @@ test('run it: the answer streams in token by token, then the task succeeds', asy
   await expect(page.getByText(/^LLM call .+ — writing…$/).or(page.getByText('(still writing)')).first()).toBeVisible();
   const partial = page.getByLabel(/^Answer so far/);
   await expect(partial).toHaveText(/\S/);
-  const early = (await partial.textContent()) ?? '';
+  // Once the running step is checkpointed, its block also tells screen readers the model is still writing.
+  const early = ((await partial.textContent()) ?? '').replace(/ \(still writing\)$/, '');
   expect(FINAL_ANSWER.startsWith(early) && early.length < FINAL_ANSWER.length, `partial answer "${early}"`).toBe(true);
 
   // Then the final answer, the result, and the state.
@@ -149,6 +179,37 @@ test('retry the task from step 2', async ({ page }) => {
   await expectToolCallRefused(page);
 });
 
+test('run the python tool from the console: its output is in the timeline and the task succeeds', async ({ page }) => {
+  // The server is `agentic serve` as `make run` starts it (uvloop, in-process workers, a private data
+  // directory; root in CI): the sandbox must work there, not only under a test's event loop.
+  await fillAgentEditor(page, CODER);
+  await saveNewAgent(page, CODER);
+  await expect(page.getByRole('region', { name: 'Tools' })).toContainText('python');
+  await runAgent(page, CODER.name, 'Add up the squares below ten.');
+
+  // Whatever the outcome, the python step is on the timeline with its result or its error.
+  const tool = steps(page).filter({ has: page.getByRole('button', { name: /^2\. Tool/ }) });
+  await expect(tool).toHaveCount(1, { timeout: 60_000 });
+  const opened = await openStep(page, 2, 'Tool');
+  await expect(opened.getByRole('button', { name: /^2\. Tool/ })).toContainText('python');
+  expect(JSON.parse((await opened.getByLabel('Arguments of python').textContent()) ?? '')).toEqual({ code: PYTHON_CODE });
+  const error = opened.getByRole('group', { name: 'Error of python' });
+  const result = opened.getByLabel('Result of python');
+  await expect(result.or(error).first()).toBeVisible();
+  // A sandbox that cannot run here shows as the failed step, with why: say that, not just "not found".
+  if (await error.count()) throw new Error(`the python step failed: ${await error.textContent()}`);
+  await expect(result).toContainText('sum of squares: 285');
+  const output = JSON.parse((await result.textContent()) ?? '{}') as { stdout?: string; exit_code?: number };
+  expect(output.stdout).toBe('sum of squares: 285\npython 3\n');
+  expect(output.exit_code).toBe(0);
+  await expect(opened.getByRole('button', { name: /^2\. Tool/ })).toContainText('succeeded');
+
+  await expect(page.getByLabel('Model answer').last()).toHaveText(PYTHON_ANSWER, { timeout: 30_000 });
+  await expect(taskState(page)).toHaveText('succeeded');
+  await expect(steps(page)).toHaveCount(3);
+  await checkScreen(page, 'task-python');
+});
+
 test('approve a gated tool call in the task inspector, seeing its exact arguments', async ({ page }) => {
   await fillAgentEditor(page, GATED);
   const gatedId = await saveNewAgent(page, GATED);
@@ -187,7 +248,7 @@ test('approve a gated tool call in the task inspector, seeing its exact argument
   // The call's result is an error (the model was told): the step reads as failed, with the error, not as a
   // green "succeeded".
   await expect(tool.getByRole('group', { name: 'Error of http_request' })).toContainText('ssrf_refused');
-  await expect(tool.getByRole('button', { name: /^2\. Tool/ })).toContainText('failed');
+  await expect(tool.getByRole('button', { name: /^3\. Tool/ })).toContainText('failed');
 });
 
 test('create an API key (shown once, with a copy button), then revoke it', async ({ page, context, playwright }) => {

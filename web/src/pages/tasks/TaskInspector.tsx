@@ -297,7 +297,8 @@ export function TaskInspector() {
         {stream.events.length === 0 ? (
           <Typography color="text.secondary">{stream.status === 'failed' ? 'The event log could not be loaded.' : 'No events yet.'}</Typography>
         ) : (
-          <TableContainer component={Paper} variant="outlined" sx={{ maxHeight: 400 }}>
+          // A long log scrolls in its box: focusable (and named) so it can be scrolled by keyboard too.
+          <TableContainer component={Paper} variant="outlined" sx={{ maxHeight: 400 }} tabIndex={0} role="region" aria-label="Event log, scrollable">
             <Table size="small" stickyHeader aria-label="Events">
               <TableHead>
                 <TableRow>
