@@ -360,19 +360,25 @@ async def test_a_fallback_is_visible_in_the_step_and_the_trace(
             "provider": "mock",
             "name": "fixed",
             "options": {"reply": "never", "fail": {"status": 401}},  # refused key: no retry, next target
-            "fallbacks": [{"provider": "mock", "name": "fixed", "options": {"reply": "from the fallback"}}],
+            "fallbacks": [{"provider": "mock", "name": "echo"}],
         },
         "policies": {"max_attempts": 1},
     }
     agent = (await client.post("/v1/agents", json=body, headers=user.headers)).json()
-    task = await client.post("/v1/tasks", json={"agent_id": agent["id"]}, headers=user.headers)
+    task = await client.post(
+        "/v1/tasks",
+        json={"agent_id": agent["id"], "input": {"message": "from the fallback"}},
+        headers=user.headers,
+    )
+    assert task.status_code == 201, task.text
     done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
     assert done["state"] == "succeeded", done
     assert done["output"]["text"] == "from the fallback"
 
     (step,) = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
     output = step["output"]
-    assert output["served_by"] == {"target": "mock/fixed", "position": 1}
+    assert output["served_by"] == {"target": "mock/echo", "position": 1}
+    assert step["name"] == "mock/echo"  # the timeline names the model that answered, not the primary
     assert [(a["position"], a["outcome"], a.get("error_code")) for a in output["attempts"]] == [
         (0, "error", "authentication_failed"),
         (1, "ok", None),
@@ -407,6 +413,9 @@ async def test_the_partial_text_of_a_failed_stream_is_kept(live: tuple[httpx.Asy
     assert failed["partial"] == {"text": "one two three"}
     assert failed["error"]["code"] == "malformed_response"
     assert [a["outcome"] for a in failed["attempts"]] == ["error"]
+    # The failed step keeps it too, not only the event log.
+    (step,) = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    assert step["error"]["details"]["partial"] == {"text": "one two three"}
 
 
 async def test_each_model_entry_reaches_its_own_server_through_its_credential(

@@ -513,12 +513,21 @@ def _llm_step(
             )
             message = exc.message
             if partial:
-                message += f" (after {len(partial)} characters of answer, kept in the task's events)"
-            raise StepFailed(message, retryable=exc.retryable or exc.fallback, code=cause.code) from exc
+                message += f" (after {len(partial)} characters of answer)"
+            raise StepFailed(
+                message,
+                retryable=exc.retryable or exc.fallback,
+                code=cause.code,
+                # The failed step keeps what was said before the stream broke, and how each attempt went.
+                details={"partial": stored(partial), "attempts": [_attempt_record(a) for a in attempts]}
+                if partial or attempts
+                else None,
+            ) from exc
         if buffer:
             await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
         assert response is not None  # noqa: S101  # a finished stream always ends with StreamDone
         served = _served_by(targets, attempts)
+        info.rename(served.key)  # the timeline names the model that answered, not only the primary
         return {
             # Redacted, or not stored at all when the organisation forbids it (a replay then gives the model
             # an empty assistant turn). Tool calls are kept: a resumed run must execute exactly those calls.

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,10 +37,26 @@ _current_step: contextvars.ContextVar[_StepWrite | None] = contextvars.ContextVa
 class StepFailed(Exception):
     """A step failed; `retryable` says whether another attempt may help."""
 
-    def __init__(self, message: str, *, retryable: bool = True, code: str = "step_failed") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        code: str = "step_failed",
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+        # Stored with the failed step (e.g. the partial answer of an LLM stream that broke off).
+        self.details = details
+
+    def error(self) -> dict[str, Any]:
+        """The error as a step stores it."""
+        error: dict[str, Any] = {"code": self.code, "message": str(self)}
+        if self.details:
+            error["details"] = self.details
+        return error
 
 
 class WaitRequested(Exception):
@@ -66,6 +82,12 @@ class StepInfo:
     key: str
     idempotency_key: str
     attempt: int
+    _step: _StepWrite | None = field(default=None, repr=False, compare=False)
+
+    def rename(self, name: str) -> None:
+        """Record the step under `name` when it ends (e.g. the fallback target that really answered)."""
+        if self._step is not None:
+            self._step.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +160,10 @@ class RunContext:
             exists=previous is not None,
         )
         info = StepInfo(
-            key=key, idempotency_key=store.step_idempotency_key(self.task.id, key), attempt=self.lease.attempt
+            key=key,
+            idempotency_key=store.step_idempotency_key(self.task.id, key),
+            attempt=self.lease.attempt,
+            _step=step,
         )
         step.arm()
         current = _current_step.set(step)
@@ -149,7 +174,7 @@ class RunContext:
             await step.finish(error={"code": "step_timeout", "message": f"step {key} exceeded {timeout_s}s"})
             raise StepFailed(f"step {key} timed out", code="step_timeout") from None
         except StepFailed as exc:
-            await step.finish(error={"code": exc.code, "message": str(exc)})
+            await step.finish(error=exc.error())
             raise
         except BaseException:
             await step.abandon()

@@ -318,7 +318,7 @@ class EngineSource:
                 lease, {"code": "task_timeout", "message": f"task exceeded {timeout_s}s"}, retryable=False
             )
         except StepFailed as exc:
-            await self._fail(lease, {"code": exc.code, "message": str(exc)}, retryable=exc.retryable)
+            await self._fail(lease, exc.error(), retryable=exc.retryable)
         except asyncio.CancelledError:
             if lease.task_id in self._cancelling:
                 # A user asked to cancel: record it (the request is already stored on the task).
