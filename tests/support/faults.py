@@ -27,10 +27,15 @@ class Fault:
     event: str
     when: str
     times: int = 1
+    # XX000 (internal_error) is an error the platform must not mistake for a passing fault; 57P01
+    # (admin_shutdown, what `pg_terminate_backend` sends) is one: the session is gone, try again.
+    sqlstate: str = "XX000"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name) or not _NAME.match(self.table):
             raise ValueError(f"unsafe identifier in {self!r}")
+        if not re.fullmatch(r"[0-9A-Z]{5}", self.sqlstate):
+            raise ValueError(f"not a SQLSTATE: {self.sqlstate!r}")
         if self.event not in ("INSERT", "UPDATE", "DELETE"):
             raise ValueError(f"unknown trigger event {self.event!r}")
 
@@ -49,7 +54,7 @@ async def install(database_url: str, fault: Fault) -> None:
             CREATE FUNCTION fault_{fault.name}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF nextval('fault_{fault.name}') <= {int(fault.times)} THEN
-                    RAISE EXCEPTION 'injected fault: {fault.name}' USING ERRCODE = 'XX000';
+                    RAISE EXCEPTION 'injected fault: {fault.name}' USING ERRCODE = '{fault.sqlstate}';
                 END IF;
                 RETURN NEW;
             END $$;

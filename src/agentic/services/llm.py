@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Environment, Settings
+from agentic.db.engine import database_fault
 from agentic.db.models import Organization, ProviderCredential, UsageRecord
 from agentic.errors import Conflict, InvalidInput, NotFound
 from agentic.llm.gateway import CallContext, Credential, UsageEntry
@@ -158,6 +160,10 @@ class DatabaseCredentials:
             del self._cache[key]
 
 
+# Pauses before a usage row that failed on a passing database fault is written again.
+_USAGE_RETRY_S = (0.1, 0.5, 1.0, 2.0)
+
+
 class DatabaseUsage:
     """The gateway's usage recorder: one `usage_records` row per provider call of an organisation."""
 
@@ -169,21 +175,29 @@ class DatabaseUsage:
         context = entry.context
         if context.org_id is None:
             return
-        async with self._sessions() as session:
-            session.add(
-                UsageRecord(
-                    org_id=context.org_id,
-                    agent_id=context.agent_id,
-                    task_id=context.task_id,
-                    step_key=context.step_key,
-                    provider=entry.provider,
-                    model=entry.model,
-                    input_tokens=entry.input_tokens,
-                    output_tokens=entry.output_tokens,
-                    cached_tokens=entry.cached_tokens,
-                    cost_usd=entry.cost_usd,
-                    latency_ms=entry.latency_ms,
-                    outcome=entry.outcome,
-                )
-            )
-            await session.commit()
+        # The call was paid for: a dropped connection must not make it vanish from usage and cost budgets.
+        for pause_s in (*_USAGE_RETRY_S, None):
+            try:
+                async with self._sessions() as session:
+                    session.add(
+                        UsageRecord(
+                            org_id=context.org_id,
+                            agent_id=context.agent_id,
+                            task_id=context.task_id,
+                            step_key=context.step_key,
+                            provider=entry.provider,
+                            model=entry.model,
+                            input_tokens=entry.input_tokens,
+                            output_tokens=entry.output_tokens,
+                            cached_tokens=entry.cached_tokens,
+                            cost_usd=entry.cost_usd,
+                            latency_ms=entry.latency_ms,
+                            outcome=entry.outcome,
+                        )
+                    )
+                    await session.commit()
+                return
+            except Exception as exc:
+                if pause_s is None or database_fault(exc) is None:
+                    raise
+                await asyncio.sleep(pause_s)
