@@ -191,6 +191,16 @@ SCENARIOS: dict[str, Scenario] = {
     "event_append": Scenario(
         [Fault("event_append", "task_events", "INSERT", "NEW.type = 'test.note'")], expect_runs=1
     ),
+    # The same writes when the server ends the session under them (what `pg_terminate_backend` sends): the
+    # pool must throw the connection away and the retry go through a fresh one.
+    "step_whole_session_ended": Scenario(
+        [Fault("step_whole_57p01", "task_steps", "INSERT", "NEW.step_key = 'a'", sqlstate="57P01")],
+        expect_runs=1,
+    ),
+    "succeeded_session_ended": Scenario(
+        [Fault("succeeded_57p01", "tasks", "UPDATE", RUNNING_TO.format("succeeded"), sqlstate="57P01")],
+        expect_runs=1,
+    ),
     "succeeded": Scenario(
         [Fault("succeeded", "tasks", "UPDATE", RUNNING_TO.format("succeeded"))], expect_runs=1
     ),
