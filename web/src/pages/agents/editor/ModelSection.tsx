@@ -25,7 +25,8 @@ function TargetFields({
   label: string;
   availability: ProviderAvailability;
 }) {
-  const problem = providerProblem(target.provider, availability);
+  // A named credential is checked when the agent is saved (the API refuses an unknown one).
+  const problem = target.credential.trim() ? null : providerProblem(target.provider, availability);
   const onlyMock = !availability.pending && availability.usable.length === 1;
   const set = <K extends keyof TargetDraft>(key: K, value: TargetDraft[K]) => onChange({ ...target, [key]: value });
   const number = (key: 'temperature' | 'top_p' | 'max_tokens', text: string, help: string) => (
@@ -54,7 +55,12 @@ function TargetFields({
             onChange={(event) => {
               const provider = event.target.value as Provider;
               // Model names belong to one provider: start the new one on its default, never on an empty name.
-              onChange({ ...target, provider, name: provider === target.provider ? target.name : DEFAULT_MODELS[provider] });
+              onChange({
+                ...target,
+                provider,
+                name: provider === target.provider ? target.name : DEFAULT_MODELS[provider],
+                credential: provider === target.provider ? target.credential : '',
+              });
             }}
             error={Boolean(errors[`${path}.provider`])}
             helperText={
@@ -103,6 +109,19 @@ function TargetFields({
             />
           )}
         </Grid>
+        {target.provider !== 'mock' && (
+          <Grid size={{ xs: 12, sm: 6 }}>
+            <TextField
+              id={fieldId(`${path}.credential`)}
+              label="Credential (optional)"
+              value={target.credential}
+              onChange={(event) => set('credential', event.target.value)}
+              error={Boolean(errors[`${path}.credential`])}
+              helperText={errors[`${path}.credential`] ?? 'An organisation credential’s name; empty: the one named “default”, else the server’s key.'}
+              margin="dense"
+            />
+          </Grid>
+        )}
         {problem && (
           <Grid size={12}>
             <Alert severity="warning" role="status" aria-label={`${label}: provider not configured`}>

@@ -91,6 +91,23 @@ describe('draftFromAgent', () => {
     expect(body?.input_schema).toEqual(agent.input_schema);
   });
 
+  it('keeps the credential a model names (and sends none when it names none)', () => {
+    const agent = makeAgent({
+      model: {
+        provider: 'openai',
+        name: 'llama-3',
+        options: {},
+        credential: 'lab-server',
+        fallbacks: [{ provider: 'openai', name: 'gpt-4o', options: {} }],
+      },
+    });
+    const draft = draftFromAgent(agent);
+    expect(draft.model.credential).toBe('lab-server');
+    const { body } = toAgentBody({ ...draft, name: 'Lab' });
+    expect(body?.model).toEqual(agent.model);
+    expect(body?.model.fallbacks?.[0]).not.toHaveProperty('credential');
+  });
+
   it('keeps a schema the variable editor cannot show as JSON', () => {
     const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 1 } } };
     expect(variablesFromSchema(schema)).toBeNull();

@@ -31,6 +31,8 @@ export interface TargetDraft {
   max_tokens: string;
   /** Other options, as a JSON object (e.g. the mock's `script`). */
   extra: string;
+  /** The organisation credential that reaches this model (empty: the one named "default", else the server's key). */
+  credential: string;
 }
 
 export type VariableType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
@@ -112,6 +114,7 @@ export const emptyTarget = (provider: Provider = 'mock'): TargetDraft => ({
   top_p: '',
   max_tokens: '',
   extra: '',
+  credential: '',
 });
 
 export const emptyVariable = (): VariableDraft => ({ key: newKey(), name: '', type: 'string', description: '', required: true });
@@ -179,6 +182,7 @@ function targetFrom(raw: unknown): TargetDraft {
     top_p: text(top_p),
     max_tokens: text(max_tokens),
     extra: Object.keys(extra).length ? JSON.stringify(extra, null, 2) : '',
+    credential: provider === 'mock' ? '' : text(target.credential),
   };
 }
 
@@ -308,7 +312,10 @@ function targetBody(target: TargetDraft, path: string, errors: Errors) {
     if (parsed.error) errors[`${path}.options.${field}`] = parsed.error;
     else if (parsed.value !== undefined) options[field] = parsed.value;
   }
-  return { provider: target.provider, name, options };
+  const credential = target.provider === 'mock' ? '' : target.credential.trim();
+  if (credential.length > 100) errors[`${path}.credential`] = 'Use at most 100 characters.';
+  // Absent rather than null when unset: an agent saved without one compares equal.
+  return { provider: target.provider, name, options, ...(credential ? { credential } : {}) };
 }
 
 function rulesBody(rules: RuleDraft[], path: string, errors: Errors) {

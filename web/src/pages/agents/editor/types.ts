@@ -14,6 +14,7 @@ const WORDS: Record<string, string> = {
   model: 'Model',
   fallbacks: 'fallback',
   options: 'options',
+  credential: 'credential',
   temperature: 'temperature',
   top_p: 'top-p',
   max_tokens: 'max tokens',
