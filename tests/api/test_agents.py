@@ -745,7 +745,7 @@ async def test_deleted_agent_is_gone_and_cannot_run(
     url = f"/v1/agents/{agent['id']}"
     scheduled = await client.post(
         "/v1/schedules",
-        json={"agent_id": agent["id"], "name": "hourly", "cron": "0 * * * *"},
+        json={"agent_id": agent["id"], "name": "hourly", "cron": "0 * * * *", "input": {"topic": "x"}},
         headers=org.alice.headers,
     )
     assert scheduled.status_code == 201
