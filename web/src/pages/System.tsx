@@ -4,6 +4,19 @@ import { systemQueries } from '../api/queries/system';
 import { PageHeader } from '../components/PageHeader';
 import { ErrorState, LoadingState } from '../components/States';
 
+// `degraded`: an optional dependency (Redis) is down; the server still takes traffic.
+const CHECK_COLOURS: Record<string, 'success' | 'warning' | 'error'> = { ok: 'success', degraded: 'warning', error: 'error' };
+
+function overallColour(r: { ready: boolean; degraded: boolean }): 'success' | 'warning' | 'error' {
+  if (!r.ready) return 'error';
+  return r.degraded ? 'warning' : 'success';
+}
+
+function overallLabel(r: { ready: boolean; degraded: boolean }): string {
+  if (!r.ready) return 'not ready';
+  return r.degraded ? 'ready, degraded' : 'ready';
+}
+
 /** Version, backends and readiness of this installation (public facts; no tenant data). */
 export function SystemStatus() {
   const info = useQuery(systemQueries.info());
@@ -34,7 +47,13 @@ export function SystemStatus() {
                   Overall
                 </TableCell>
                 <TableCell>
-                  <Chip size="small" color={readiness.data.ready ? 'success' : 'error'} label={readiness.data.ready ? 'ready' : 'not ready'} />
+                  <Chip size="small" color={overallColour(readiness.data)} label={overallLabel(readiness.data)} />
+                  {readiness.data.degraded && (
+                    <Typography variant="body2" color="text.secondary" sx={{ mt: 0.5 }}>
+                      Serving normally. An optional service is down: tasks are picked up by polling (a little later) and
+                      rate limits are counted per process until it is back.
+                    </Typography>
+                  )}
                 </TableCell>
               </TableRow>
               {Object.entries(readiness.data.checks).map(([name, check]) => (
@@ -43,7 +62,7 @@ export function SystemStatus() {
                     {name}
                   </TableCell>
                   <TableCell>
-                    <Chip size="small" color={check.status === 'ok' ? 'success' : 'error'} label={check.status} />{' '}
+                    <Chip size="small" color={CHECK_COLOURS[check.status] ?? 'error'} label={check.status} />{' '}
                     {typeof check.latency_ms === 'number' && (
                       <Typography component="span" variant="body2" color="text.secondary">
                         {check.latency_ms.toFixed(1)} ms

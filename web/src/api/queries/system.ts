@@ -27,9 +27,13 @@ export const systemQueries = {
       // A 503 answer still lists the checks: return it rather than failing the query.
       queryFn: async ({ signal }) => {
         const { data, error, response } = await api.GET('/readyz', { signal });
-        if (response.ok && data) return { ready: true, checks: data.checks };
+        if (response.ok && data) return { ready: true, degraded: data.status === 'degraded', checks: data.checks };
         const details = (error as { error?: { details?: { checks?: typeof data } } } | undefined)?.error?.details;
-        return { ready: false, checks: (details?.checks ?? {}) as Record<string, { status: string; latency_ms?: number | null }> };
+        return {
+          ready: false,
+          degraded: false,
+          checks: (details?.checks ?? {}) as Record<string, { status: string; latency_ms?: number | null; error?: string | null }>,
+        };
       },
       refetchInterval: 30_000,
     }),
