@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -70,14 +71,24 @@ def _shipped_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served(tmp_path: Path, http_server: str) -> Iterator[tuple[str, Path]]:
-    """`agentic serve` with the shipped defaults on a data dir under pytest's private (0700) tmp_path."""
-    assert tmp_path.stat().st_mode & 0o077 == 0  # private, like /root or a mkdtemp
+@pytest.fixture(params=["private", "open"])
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path, http_server: str
+) -> Iterator[tuple[str, Path, str]]:
+    """`agentic serve` with the shipped defaults, its data dir either private or reachable by others.
+
+    `private`: under pytest's 0700 tmp_path, like a checkout under /root or a mkdtemp. `open`: under a 0755
+    directory, like `make run`'s `./.agentic` in a checkout under /srv or /tmp.
+    """
+    assert tmp_path.stat().st_mode & 0o077 == 0
+    base = tmp_path
+    if request.param == "open":
+        base = Path(tempfile.mkdtemp(prefix="agentic-open-"))
+        base.chmod(0o755)
     port = free_port()
     log = tmp_path / "serve.log"
     env = _shipped_env(
-        tmp_path / "data",
+        base / "data",
         AGENTIC_ADMIN_EMAIL=ADMIN_EMAIL,
         AGENTIC_ADMIN_PASSWORD=ADMIN_PASSWORD,
         # The settings the test needs: the HTTP tool may reach this test's own loopback server (the SSRF
@@ -86,27 +97,29 @@ def served(tmp_path: Path, http_server: str) -> Iterator[tuple[str, Path]]:
         AGENTIC_TOOLS_HTTP_ALLOWED_PORTS=json.dumps([80, 443, httpx.URL(http_server).port]),
     )
     proc = start_cli("serve", "--port", str(port), env=env, log_path=log)
-    base = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"serve not ready:\n{log.read_text()}")
             time.sleep(0.2)
-        yield base, log
+        yield base_url, log, request.param
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _log_events(log: Path) -> list[dict[str, Any]]:
@@ -118,9 +131,9 @@ def _log_events(log: Path) -> list[dict[str, Any]]:
 
 
 def test_an_agent_with_python_and_http_request_under_serve_as_shipped(
-    served: tuple[str, Path], http_server: str
+    served: tuple[str, Path, str], http_server: str
 ) -> None:
-    base, log = served
+    base, log, data_dir_kind = served
     events = _log_events(log)
     started = next(e for e in events if e.get("event") == "worker.started")
     assert started["event_loop"] == "uvloop", started  # the loop `serve` really runs tasks on
@@ -181,7 +194,9 @@ def test_an_agent_with_python_and_http_request_under_serve_as_shipped(
     assert json.loads(http["body"]) == {"hello": "from a real HTTP server"}
     assert task["output"]["text"] == "The answer is 42 and the server said hello."
     assert any(e.get("event") == "sandbox.ready" for e in _log_events(log)), log.read_text()[-4000:]
-    if os.geteuid() == 0:
-        # As root the workspaces moved out of the private data dir, where the sandbox uid could not reach.
-        ready = next(e for e in _log_events(log) if e.get("event") == "sandbox.ready")
-        assert not str(ready["workspaces"]).startswith(str(log.parent)), ready
+    ready = next(e for e in _log_events(log) if e.get("event") == "sandbox.ready")
+    if data_dir_kind == "private" and os.geteuid() == 0:
+        # Out of the sandbox uid's reach: the workspaces moved to a private directory of the process.
+        assert "/agentic-workspaces-" in str(ready["workspaces"]), ready
+    else:
+        assert str(ready["workspaces"]).endswith("/data/workspaces"), ready

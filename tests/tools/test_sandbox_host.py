@@ -81,9 +81,21 @@ def test_workspace_root_moves_out_of_an_unreachable_data_dir(private_dir: Path) 
         assert root == preferred.resolve()
 
 
-def test_workspace_root_stays_in_a_reachable_data_dir(private_dir: Path) -> None:
-    private_dir.chmod(0o711)
-    assert workspace_root(private_dir / "workspaces", LIMITS) == (private_dir / "workspaces").resolve()
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_workspace_root_stays_in_a_reachable_data_dir_and_works_there(private_dir: Path, umask: int) -> None:
+    """A data dir the sandbox uid can traverse keeps the workspaces, and the tool runs there (`make run`)."""
+    private_dir.chmod(0o755)
+    (private_dir / "data").mkdir()
+    (private_dir / "data").chmod(0o755)  # the data dir as `make run` makes it under a usual umask
+    previous = os.umask(umask)  # a strict umask must not make the new workspaces dir unreachable
+    try:
+        root = workspace_root(private_dir / "data" / "workspaces", LIMITS)
+    finally:
+        os.umask(previous)
+    assert root == (private_dir / "data" / "workspaces").resolve()
+    result = _run_on("uvloop", "print('here')", root / uuid.uuid4().hex)
+    assert result.ok, (result.exit_code, result.stderr)
+    assert result.stdout == "here\n"
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="the unreachable-workspace refusal is the root branch")

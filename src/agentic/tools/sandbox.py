@@ -371,9 +371,13 @@ def workspace_root(preferred: Path, limits: SandboxLimits | None = None) -> Path
     limits = limits or SandboxLimits()
     preferred = preferred.resolve()
     if os.geteuid() != 0:
+        preferred.mkdir(parents=True, exist_ok=True)
         return preferred  # bwrap runs as the service's own uid, which owns its data directory
     parent = preferred.parent
     if _reaches(parent, limits.host_uid, limits.host_gid):
+        # Created here, traversable by the sandbox uid whatever the umask (a 0700 one would lock it out).
+        preferred.mkdir(parents=True, exist_ok=True)
+        preferred.chmod(0o711)
         return preferred
     # mkdtemp: a fresh, root-owned directory no one else could have planted (no symlink race in /tmp).
     base = Path(tempfile.gettempdir()).resolve()
