@@ -158,6 +158,18 @@ async def redis_url(redis_service: services.Service | None) -> str:
     return redis_service.url
 
 
+@pytest.fixture
+def own_redis() -> Iterator[services.RedisServer]:
+    """A Redis of this test's own, which it may stop and start again (never the shared one)."""
+    try:
+        with services.throwaway_redis() as server:
+            yield server
+    except services.ServiceUnavailableError as exc:
+        if services.IN_CI:
+            pytest.fail(f"redis-server is required in CI: {exc}")
+        pytest.skip(str(exc))
+
+
 # --- databases -------------------------------------------------------------------------------------
 
 

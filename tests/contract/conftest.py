@@ -14,15 +14,13 @@ import contextlib
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.processes import REPO
+from tests.support.processes import REPO, wait_answering
 from tests.support.services import IN_CI, ServiceUnavailableError, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -39,19 +37,6 @@ class LiteLLMProxy:
     base_url: str
     api_key: str
     process: subprocess.Popen[bytes]
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float) -> str | None:
-    """None once the proxy answers its liveness probe; otherwise why not."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (code := process.poll()) is not None:
-            return f"exited with code {code}"
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
-                return None
-        time.sleep(0.2)
-    return f"did not answer {url} within {timeout_s:.0f}s"
 
 
 @contextlib.contextmanager
@@ -86,7 +71,7 @@ def run_litellm_proxy() -> Iterator[LiteLLMProxy]:
             stderr=subprocess.STDOUT,
         )
         try:
-            if problem := _wait_ready(process, f"{base_url}/health/liveliness", STARTUP_TIMEOUT_S):
+            if problem := wait_answering(process, f"{base_url}/health/liveliness", STARTUP_TIMEOUT_S):
                 output.seek(0)
                 text = output.read().decode(errors="replace")[-4000:]
                 raise ServiceUnavailableError(

@@ -244,18 +244,6 @@ def _unfinished_report(states: dict[str, str], ids: list[str], logs: list[Proces
 # --- Redis stopped mid-load -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_redis() -> Iterator[services.RedisServer]:
-    """A Redis of this test's own, which it stops and starts again (never the shared one)."""
-    try:
-        with services.throwaway_redis() as server:
-            yield server
-    except services.ServiceUnavailableError as exc:
-        if services.IN_CI:
-            pytest.fail(f"redis-server is required in CI: {exc}")
-        pytest.skip(str(exc))
-
-
 @dataclass
 class ReadinessLog:
     """What `/readyz` answered, in order, and in which phase."""

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import PostgresDatabases
-from tests.support.processes import agentic_env, run_cli, start_cli
+from tests.support.processes import agentic_env, run_cli, start_cli, wait_ready
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -45,23 +45,6 @@ async def fresh_postgres_url(postgres_databases: PostgresDatabases | None) -> As
         yield postgres_databases.url(name)
     finally:
         await postgres_databases.drop(name)
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    last: object = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            response = httpx.get(f"{base}/readyz", timeout=2)
-            if response.status_code == 200:
-                return response
-            last = response
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    pytest.fail(f"not ready within {timeout_s}s (last: {last!r}):\n{log.read_text()}")
 
 
 def _log_events(log: Path) -> list[dict[str, Any]]:
@@ -94,7 +77,7 @@ def test_production_serves_signs_in_and_runs_a_task(tmp_path: Path, fresh_postgr
     proc = start_cli("serve", env=env, log_path=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        ready = _wait_ready(base, proc, log)
+        ready = wait_ready(base, proc, log)
         assert ready.json()["checks"]["database"]["status"] == "ok", ready.json()
         with httpx.Client(base_url=base, timeout=10) as client:
             info = client.get("/v1/system/info").json()

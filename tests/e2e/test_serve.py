@@ -10,30 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import agentic_env, run_cli, start_cli
+from tests.support.processes import agentic_env, run_cli, start_cli, wait_ready
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
 
 # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal so supervisors see why it stopped.
 SERVE_CLEAN_EXIT = {0, -signal.SIGTERM}
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    last: Exception | httpx.Response | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            response = httpx.get(f"{base}/readyz", timeout=2)
-            if response.status_code == 200:
-                return response
-            last = response
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    pytest.fail(f"not ready within {timeout_s}s (last: {last!r}):\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> int:
@@ -53,7 +36,7 @@ def test_serve_embedded_default_on_a_fresh_data_dir(tmp_path: Path) -> None:
     proc = start_cli("serve", "--port", str(port), env=agentic_env(data_dir), log_path=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        ready = _wait_ready(base, proc, log)
+        ready = wait_ready(base, proc, log)
         assert ready.json()["checks"]["database"]["status"] == "ok"
         page = httpx.get(f"{base}/", headers={"accept": "text/html"}, timeout=5)
         assert page.status_code == 200
@@ -78,7 +61,7 @@ def test_serve_on_postgres_and_redis(tmp_path: Path, postgres_database_url: str,
     env = agentic_env(tmp_path, postgres_database_url, AGENTIC_REDIS_URL=redis_url)
     proc = start_cli("serve", "--port", str(port), "--no-workers", env=env, log_path=log)
     try:
-        ready = _wait_ready(f"http://127.0.0.1:{port}", proc, log)
+        ready = wait_ready(f"http://127.0.0.1:{port}", proc, log)
         assert ready.json()["checks"]["redis"]["status"] == "ok"
         info = httpx.get(f"http://127.0.0.1:{port}/v1/system/info", timeout=5).json()
         assert info["database_backend"] == "postgresql"

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import agentic_env, start_cli
+from tests.support.processes import agentic_env, start_cli, wait_ready
 from tests.support.services import IN_CI, free_port
 
 pytestmark = [
@@ -99,18 +99,7 @@ def served(
     proc = start_cli("serve", "--port", str(port), env=env, log_path=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"serve not ready:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_ready(base_url, proc, log)
         yield base_url, log, request.param
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -147,18 +147,6 @@ async def test_only_committed_changes_are_signalled(settings: Settings) -> None:
 
 
 # --- a transport that goes away: latency, never a failure; signals resume when it is back -----------------
-
-
-@pytest.fixture
-def own_redis() -> Iterator[services.RedisServer]:
-    """A Redis of this test's own, to stop and start again (never the shared one)."""
-    try:
-        with services.throwaway_redis() as server:
-            yield server
-    except services.ServiceUnavailableError as exc:
-        if services.IN_CI:
-            pytest.fail(f"redis-server is required in CI: {exc}")
-        pytest.skip(str(exc))
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:

@@ -77,7 +77,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.support.processes import REPO
+from tests.support.processes import REPO, wait_answering
 from tests.support.services import free_port
 
 OPENAI_PATH: Final = "/v1/chat/completions"
@@ -1037,19 +1037,6 @@ class FakeLLMServer:
         return stats
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float) -> str | None:
-    """None once `url` answers 200; otherwise why not."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (code := process.poll()) is not None:
-            return f"exited with code {code}"
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return None
-        time.sleep(0.05)
-    return f"did not answer {url} within {timeout_s}s"
-
-
 @contextlib.contextmanager
 def run_fake_llm_server(host: str = "127.0.0.1", startup_timeout: float = 20.0) -> Iterator[FakeLLMServer]:
     """Run the fake server as a subprocess on a free port for the duration of the block.
@@ -1075,7 +1062,7 @@ def run_fake_llm_server(host: str = "127.0.0.1", startup_timeout: float = 20.0) 
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            if problem := _wait_healthy(process, f"{base_url}/health", startup_timeout):
+            if problem := wait_answering(process, f"{base_url}/health", startup_timeout, interval_s=0.05):
                 output.seek(0)
                 text = output.read().decode(errors="replace")
                 raise FakeLLMServerError(f"fake LLM server on port {port} {problem}; its output:\n{text}")

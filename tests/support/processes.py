@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,3 +48,29 @@ def start_cli(*args: str, env: dict[str, str], log_path: Path) -> subprocess.Pop
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
+
+
+def wait_answering(
+    process: subprocess.Popen[bytes], url: str, timeout_s: float, *, interval_s: float = 0.2
+) -> str | None:
+    """None once `url` answers 200 (while `process` runs); otherwise why not."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (code := process.poll()) is not None:
+            return f"exited with code {code}"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
+                return None
+        time.sleep(interval_s)
+    return f"did not answer {url} within {timeout_s:.0f}s"
+
+
+def wait_ready(
+    base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> httpx.Response:
+    """`/readyz` of an `agentic serve` at `base` once it answers 200; raises `AssertionError` with the log if
+    the process exits or the time runs out."""
+    problem = wait_answering(process, f"{base}/readyz", timeout_s)
+    if problem is not None:
+        raise AssertionError(f"serve {problem}:\n{log.read_text()}")
+    return httpx.get(f"{base}/readyz", timeout=5, trust_env=False)

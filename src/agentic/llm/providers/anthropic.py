@@ -9,6 +9,7 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import LLMError
+from agentic.llm.providers._options import split_options
 from agentic.llm.providers._sdk_errors import (
     check_event_stream,
     empty_stream,
@@ -75,19 +76,13 @@ def option_params(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     (`temperature`, `top_p`, `top_k`, a server's own parameters) go into the body as given, merged with an
     explicit `extra_body` option. Options the request decides, and unset (`null`) ones, are left out.
     """
-    named: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in options.items():
-        if value is None or key in _REQUEST_OWNED:
-            continue
-        if key == "extra_body":
-            if isinstance(value, dict):
-                extra |= value
-            continue
-        name = _RENAMED.get(key, key)
-        given = [value] if name == "stop_sequences" and isinstance(value, str) else value
-        (named if name in _SDK_PARAMS else extra)[name] = given
-    return named, extra
+    return split_options(
+        options,
+        sdk_params=_SDK_PARAMS,
+        request_owned=_REQUEST_OWNED,
+        renamed=_RENAMED,
+        adapt=lambda name, value: [value] if name == "stop_sequences" and isinstance(value, str) else value,
+    )
 
 
 class AnthropicProvider:

@@ -16,6 +16,7 @@ from typing import Any, cast
 import httpx2
 
 from agentic.llm.errors import LLMError
+from agentic.llm.providers._options import split_options
 from agentic.llm.providers._sdk_errors import (
     check_event_stream,
     empty_stream,
@@ -80,18 +81,7 @@ def option_params(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     given, merged with an explicit `extra_body` option, so a compatible server's own parameters reach it.
     Options the request decides (`messages`, `tools`, `stream`, …) and unset (`null`) ones are left out.
     """
-    named: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in options.items():
-        if value is None or key in _REQUEST_OWNED:
-            continue
-        if key == "extra_body":
-            if isinstance(value, dict):
-                extra |= value
-            continue
-        name = _RENAMED.get(key, key)
-        (named if name in _SDK_PARAMS else extra)[name] = value
-    return named, extra
+    return split_options(options, sdk_params=_SDK_PARAMS, request_owned=_REQUEST_OWNED, renamed=_RENAMED)
 
 
 class OpenAIProvider:
