@@ -261,10 +261,14 @@ async def test_cancel_queued_and_running(sessions: async_sessionmaker[AsyncSessi
 
 
 async def _run_all(
-    sessions: async_sessionmaker[AsyncSession], *, concurrency: int = 4, until: Any = None
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    concurrency: int = 4,
+    until: Any = None,
+    runners: dict[str, Any] | None = None,
 ) -> None:
     settings = WorkerSettings(concurrency=concurrency, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
-    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings))
+    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings, runners=runners))
     runtime.start()
     try:
         for _ in range(500):
@@ -456,18 +460,7 @@ async def test_an_event_a_step_emits_comes_after_the_steps_start(
         return await ctx.step("llm-1", call, kind="llm")
 
     task = await _enqueue(sessions, agent, runner="test.emitting")
-    settings = WorkerSettings(concurrency=1, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
-    runtime = WorkerRuntime(
-        settings, source=EngineSource(sessions, settings, runners={"test.emitting": emitting})
-    )
-    runtime.start()
-    try:
-        for _ in range(200):
-            if (await _state(sessions, task.id)).state is TaskState.SUCCEEDED:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        await runtime.stop()
+    await _run_all(sessions, concurrency=1, runners={"test.emitting": emitting})
     async with sessions() as session:
         events = (
             await session.scalars(
@@ -500,20 +493,7 @@ async def test_a_run_the_database_interrupts_spends_no_attempt(
         return "done"
 
     task = await _enqueue(sessions, agent, runner="test.flaky", max_attempts=1)
-    settings = WorkerSettings(concurrency=1, poll_interval_s=0.02, lease_s=30, reap_interval_s=0.05)
-    runtime = WorkerRuntime(settings, source=EngineSource(sessions, settings, runners={"test.flaky": flaky}))
-    runtime.start()
-    try:
-        for _ in range(300):
-            if (await _state(sessions, task.id)).state in (
-                TaskState.SUCCEEDED,
-                TaskState.FAILED,
-                TaskState.DEAD,
-            ):
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        await runtime.stop()
+    await _run_all(sessions, concurrency=1, runners={"test.flaky": flaky})
     done = await _state(sessions, task.id)
     # Its only attempt was not spent by the interruption: it ran again (after a short pause) and succeeded.
     assert (done.state, done.output, done.tries, runs) == (TaskState.SUCCEEDED, "done", 1, [1, 2])

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings
+from agentic.db.engine import database_fault
 from agentic.db.models import AgentVersion, McpServer, Membership, Organization, Role, SqlConnection, Task
 from agentic.engine import store
 from agentic.engine.runners import RunContext, Runner, StepFailed, StepInfo, WaitRequested
@@ -329,6 +330,8 @@ def _tool_step(call: ToolCall, offer: registry.Offered | None, context: registry
         except (StepFailed, WaitRequested, store.LeaseLost):
             raise  # the engine's own signals, not the tool's failure
         except Exception as exc:
+            if database_fault(exc) is not None:
+                raise  # our database, not the tool: the engine gives the try back and runs the call again
             # A tool that crashes (a bug, an event loop refusing its subprocess arguments, a workspace it
             # cannot create) is a failed tool call the model is told about and the timeline shows, like any
             # tool error: not a crash of the whole attempt, retried until the task is dead.
@@ -500,16 +503,12 @@ def _llm_step(
             partial = "".join(streamed)
             if buffer:
                 await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
-            # The failure and what was streamed before it stay in the trace (the step's error holds a code
-            # and a message only): a retry of the step starts the answer again.
+            # What was streamed before the failure, and how each attempt went, stay in the trace (the live
+            # event, and the failed step's error): a retry of the step starts the answer again.
+            trace = {"partial": stored(partial), "attempts": [_attempt_record(a) for a in attempts]}
             await ctx.event(
                 "llm.failed",
-                {
-                    "step": info.key,
-                    "error": {"code": cause.code, "message": exc.message},
-                    "partial": stored(partial),
-                    "attempts": [_attempt_record(a) for a in attempts],
-                },
+                {"step": info.key, "error": {"code": cause.code, "message": exc.message}, **trace},
             )
             message = exc.message
             if partial:
@@ -518,10 +517,7 @@ def _llm_step(
                 message,
                 retryable=exc.retryable or exc.fallback,
                 code=cause.code,
-                # The failed step keeps what was said before the stream broke, and how each attempt went.
-                details={"partial": stored(partial), "attempts": [_attempt_record(a) for a in attempts]}
-                if partial or attempts
-                else None,
+                details=trace if partial or attempts else None,
             ) from exc
         if buffer:
             await ctx.event("llm.tokens", {"step": info.key, **stored("".join(buffer))})
