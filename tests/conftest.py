@@ -7,6 +7,7 @@ database of its own cloned from a template migrated once per session: isolated a
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import ipaddress
 import json
@@ -97,6 +98,25 @@ def _block_outside_network() -> Iterator[None]:
     finally:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+
+
+# --- timing ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_gc_pauses() -> Iterator[None]:
+    """Keep the garbage collector's pauses out of a latency a test measures.
+
+    Late in a full run this one process holds a large heap, and a full collection stops the event loop — the
+    server's and the client's at once — for up to a second on a slow machine (CI saw a cancel answered in
+    1,001 ms that way). That is the test process's pause, not the platform's latency.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # --- logging ---------------------------------------------------------------------------------------

@@ -272,6 +272,7 @@ async def test_running_task_cancel_is_flagged(
     assert response.json()["cancel_requested"] is True
 
 
+@pytest.mark.usefixtures("no_gc_pauses")
 async def test_cancel_stops_a_running_task_within_a_second(live: tuple[httpx.AsyncClient, Resources]) -> None:
     client, resources = live
     async with resources.sessions() as db:

@@ -393,6 +393,7 @@ def _transcript(size: int) -> tuple[str, int]:
     return "".join(parts), pii_paragraphs
 
 
+@pytest.mark.usefixtures("no_gc_pauses")
 def test_redacting_100_kb_is_fast() -> None:
     text, pii_paragraphs = _transcript(100_000)
     assert len(text) >= 100_000
