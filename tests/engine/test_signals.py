@@ -82,18 +82,19 @@ async def test_signals_cross_processes(kind: str, redis_url: str, postgres_datab
     receiver.start()
     cancelled: list[uuid.UUID] = []
     receiver.on_cancel(cancelled.append)
+    changed = asyncio.Event()
+    receiver.on_events(lambda _task_id: changed.set())
     task_id = uuid.uuid4()
     try:
         await asyncio.sleep(0.3)  # subscribed
-        async with receiver.follow(task_id) as changed:
-            waiting = asyncio.create_task(receiver.wait_for_work(timeout_s=5))
-            started = time.monotonic()
-            sender.emit(WAKE)
-            sender.emit(EVENTS, str(task_id))
-            sender.emit(CANCEL, str(task_id))
-            await waiting
-            await asyncio.wait_for(changed.wait(), timeout=5)
-            assert time.monotonic() - started < 0.5
+        waiting = asyncio.create_task(receiver.wait_for_work(timeout_s=5))
+        started = time.monotonic()
+        sender.emit(WAKE)
+        sender.emit(EVENTS, str(task_id))
+        sender.emit(CANCEL, str(task_id))
+        await waiting
+        await asyncio.wait_for(changed.wait(), timeout=5)
+        assert time.monotonic() - started < 0.5
         for _ in range(50):
             if cancelled:
                 break
@@ -126,16 +127,18 @@ async def test_only_committed_changes_are_signalled(settings: Settings) -> None:
         started = time.monotonic()
         await signals.wait_for_work(timeout_s=0.1)
         assert time.monotonic() - started >= 0.09
-        async with signals.follow(task.id) as changed:
-            async with sessions() as session:
-                await store.append_event(session, task_id=task.id, type="note")
-                await session.rollback()
-            assert not changed.is_set()  # rolled back: nothing to see, nothing signalled
-            async with sessions() as session:
-                await store.append_event(session, task_id=task.id, type="note")
-                assert not changed.is_set()  # not before the commit
-                await session.commit()
-            assert changed.is_set()
+        changed: list[uuid.UUID] = []
+        unsubscribe = signals.on_events(changed.append)
+        async with sessions() as session:
+            await store.append_event(session, task_id=task.id, type="note")
+            await session.rollback()
+        assert not changed  # rolled back: nothing to see, nothing signalled
+        async with sessions() as session:
+            await store.append_event(session, task_id=task.id, type="note")
+            assert not changed  # not before the commit
+            await session.commit()
+        assert changed == [task.id]
+        unsubscribe()
 
         async with sessions() as session:
             await store.enqueue(session, **ids)

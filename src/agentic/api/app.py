@@ -34,6 +34,7 @@ from agentic.config import Settings, get_settings
 from agentic.engine.worker import engine_source
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
+from agentic.services.event_feeds import EventFeeds
 from agentic.services.first_run import run_first_start
 from agentic.ui import STATIC_DIR, SPAStaticFiles, not_built_response, ui_built
 from agentic.workers.runtime import WorkerRuntime
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
         app.state.resources = resources
+        app.state.event_feeds = feeds = EventFeeds(resources.sessions, resources.signals)
         runtime: WorkerRuntime | None = None
         try:
             resources.start()
@@ -99,6 +101,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
         finally:
             if runtime is not None:
                 await runtime.stop()
+            await feeds.aclose()
             await resources.close()
 
     app = FastAPI(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.config import Settings
 from agentic.resources import Resources
+from agentic.services.event_feeds import EventFeeds
 
 
 def get_resources(request: Request) -> Resources:
@@ -19,6 +20,15 @@ def get_resources(request: Request) -> Resources:
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def get_event_feeds(request: Request) -> EventFeeds:
+    """The process's live event reader (every event stream of this process goes through it)."""
+    feeds: EventFeeds = request.app.state.event_feeds
+    return feeds
+
+
+EventFeedsDep = Annotated[EventFeeds, Depends(get_event_feeds)]
 
 
 def get_settings(resources: ResourcesDep) -> Settings:

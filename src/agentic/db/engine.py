@@ -173,10 +173,17 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     parsed = make_url(url)
     db = settings.database
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # The same pool settings as on PostgreSQL (an in-memory database is one connection, no pool).
+            pool = {
+                "pool_size": db.pool_size,
+                "max_overflow": db.max_overflow,
+                "pool_timeout": db.pool_timeout_s,
+            }
         engine = create_async_engine(
-            url, echo=db.echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url, echo=db.echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine

@@ -24,7 +24,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -280,8 +280,8 @@ class Signals:
         self._work = asyncio.Event()
         # Set when webhook messages were queued anywhere; the webhook dispatcher waits on it.
         self.webhooks = asyncio.Event()
-        self._followers: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._cancel_handlers: list[Callable[[uuid.UUID], None]] = []
+        self._event_handlers: list[Callable[[uuid.UUID], None]] = []
         self._outbox: dict[str, set[str]] = defaultdict(set)
         self._flushing: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -341,33 +341,22 @@ class Signals:
         self._cancel_handlers.append(handler)
         return lambda: self._cancel_handlers.remove(handler)
 
-    @contextlib.asynccontextmanager
-    async def follow(self, task_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:
-        """An event set whenever the task gets new events (clear it before reading the database)."""
-        changed = asyncio.Event()
-        key = str(task_id)
-        self._followers[key].add(changed)
-        try:
-            yield changed
-        finally:
-            self._followers[key].discard(changed)
-            if not self._followers[key]:
-                del self._followers[key]
+    def on_events(self, handler: Callable[[uuid.UUID], None]) -> Callable[[], None]:
+        """Call `handler(task_id)` when a task gets new events; returns an unsubscriber."""
+        self._event_handlers.append(handler)
+        return lambda: self._event_handlers.remove(handler)
 
     def _dispatch(self, channel: str, payload: str) -> None:
         if channel == WAKE:
             self._work.set()
         elif channel == WEBHOOKS:
             self.webhooks.set()
-        elif channel == EVENTS:
-            for changed in self._followers.get(payload, ()):
-                changed.set()
-        elif channel == CANCEL:
+        elif channel in (EVENTS, CANCEL):
             try:
                 task_id = uuid.UUID(payload)
             except ValueError:
                 return
-            for handler in list(self._cancel_handlers):
+            for handler in list(self._event_handlers if channel == EVENTS else self._cancel_handlers):
                 handler(task_id)
 
     # --- lifecycle ---------------------------------------------------------------------------------------

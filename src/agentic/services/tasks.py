@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -417,6 +417,28 @@ async def signal_task(session: AsyncSession, *, task: Task, key: str, payload: A
         raise Conflict(f"The task is not waiting for {key!r}.", code="not_waiting")
     actor.audit(session, "task.signalled", target_type="task", target_id=str(task.id), details={"key": key})
     await session.commit()
+
+
+async def event_heads(
+    session: AsyncSession, *, task_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[TaskState, int]]:
+    """Each task's state and the number of its latest event, read together (one consistent row each)."""
+    rows = await session.execute(
+        select(Task.id, Task.state, Task.last_event_seq).where(Task.id.in_(task_ids))
+    )
+    return {task_id: (state, last_seq) for task_id, state, last_seq in rows}
+
+
+async def events_in_ranges(
+    session: AsyncSession, *, ranges: dict[uuid.UUID, tuple[int, int]]
+) -> list[TaskEvent]:
+    """Several tasks' events at once: for each task, those numbered in (low, high]; by task, in order."""
+    ranged = (
+        and_(TaskEvent.task_id == task_id, TaskEvent.seq > low, TaskEvent.seq <= high)
+        for task_id, (low, high) in ranges.items()
+    )
+    statement = select(TaskEvent).where(or_(*ranged)).order_by(TaskEvent.task_id, TaskEvent.seq)
+    return list((await session.scalars(statement)).all())
 
 
 async def list_events(

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -13,15 +9,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentic.api.deps import ResourcesDep, SessionDep, SettingsDep
+from agentic.api.deps import EventFeedsDep, ResourcesDep, SessionDep, SettingsDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
 from agentic.db.models import StepStatus, Task, TaskEvent, TaskState, TaskStep
-from agentic.engine.signals import Signals
-from agentic.engine.states import TERMINAL
 from agentic.errors import InvalidInput, PermissionDenied
 from agentic.schemas.common import error_responses
 from agentic.schemas.tasks import (
@@ -39,6 +31,7 @@ from agentic.schemas.tasks import (
 from agentic.security.permissions import Permission
 from agentic.services import agents as agents_service
 from agentic.services import tasks as service
+from agentic.services.event_feeds import EventFeeds
 from agentic.tracing import new_traceparent, parse_traceparent
 
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
@@ -47,9 +40,7 @@ Reader = Annotated[Principal, require(Permission.TASKS_READ)]
 Runner = Annotated[Principal, require(Permission.TASKS_RUN)]
 Operator = Annotated[Principal, require(Permission.TASKS_MANAGE)]
 
-# How often a live event stream looks for new events, and sends a keep-alive comment.
-_FOLLOW_POLL_S = 0.2
-_FOLLOW_SIGNALLED_POLL_S = 2.0
+# A live event stream sends a keep-alive comment after this long without events.
 _KEEPALIVE_S = 15.0
 
 
@@ -281,7 +272,7 @@ async def task_events(
     request: Request,
     principal: Reader,
     session: SessionDep,
-    resources: ResourcesDep,
+    feeds: EventFeedsDep,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -302,45 +293,28 @@ async def task_events(
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be an event sequence number.")
         start = int(last_event_id)
+    # The stream reads through the process's feed reader, in short transactions of its own: the request's
+    # connection goes back to the pool now, not when the stream ends (a stream may stay open for hours).
+    await session.close()
     return StreamingResponse(
-        _follow(resources.sessions, resources.signals, task_id, start),
+        _stream(feeds, task_id, start),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
-async def _follow(
-    sessions: async_sessionmaker[AsyncSession], signals: Signals, task_id: uuid.UUID, after_seq: int
-) -> AsyncIterator[bytes]:
-    """Server-sent events after `after_seq`: the backlog from the database, then new events as they land.
+async def _stream(feeds: EventFeeds, task_id: uuid.UUID, after_seq: int) -> AsyncIterator[bytes]:
+    """Server-sent events after `after_seq` until the task has finished and its last event was sent."""
+    async for batch in feeds.follow(task_id, after_seq=after_seq, keepalive_s=_KEEPALIVE_S):
+        if not batch:
+            yield b": keep-alive\n\n"
+            continue
+        yield b"".join(_sse(event) for event in batch)
 
-    New events are announced by a signal (from this process, or another one through Redis or PostgreSQL
-    NOTIFY); the database is read again on each signal, and also every poll interval in case one was lost.
-    """
-    # Slow polls when signals cross processes; quick ones when a worker elsewhere cannot tell us.
-    poll_s = _FOLLOW_SIGNALLED_POLL_S if signals.crosses_processes else _FOLLOW_POLL_S
-    last = after_seq
-    quiet_since = time.monotonic()
-    async with signals.follow(task_id) as changed:
-        while True:
-            changed.clear()  # before reading: a signal raised while we read is not lost
-            async with sessions() as session:
-                events = await service.list_events(session, task_id=task_id, after_seq=last, limit=500)
-                state = await session.scalar(select(Task.state).where(Task.id == task_id))
-            for event in events:
-                last = event.seq
-                payload = json.dumps(_event_out(event).model_dump(mode="json"))
-                yield f"id: {event.seq}\nevent: {event.type}\ndata: {payload}\n\n".encode()
-            if events:
-                quiet_since = time.monotonic()
-                continue
-            if state is None or state in TERMINAL or state is TaskState.DEAD:
-                return  # finished, and every event was sent
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=poll_s)
-            if time.monotonic() - quiet_since >= _KEEPALIVE_S:
-                quiet_since = time.monotonic()
-                yield b": keep-alive\n\n"
+
+def _sse(event: TaskEvent) -> bytes:
+    data = _event_out(event).model_dump_json()
+    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 @router.get("/tasks/{task_id}/steps", responses=error_responses(404), summary="The task's checkpointed steps")
