@@ -1,4 +1,8 @@
-"""Request dependencies, as `Annotated` aliases routes declare by type."""
+"""Request dependencies, as `Annotated` aliases routes declare by type.
+
+Every dependency is `async def`, even those that only read an attribute: FastAPI runs a plain `def` in a
+worker thread, and that thread hop, once per dependency and request, cost more than the work itself.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from agentic.resources import Resources
 from agentic.services.event_feeds import EventFeeds
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     """The process-wide resources opened by the app's lifespan."""
     resources: Resources = request.app.state.resources
     return resources
@@ -22,7 +26,7 @@ def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_event_feeds(request: Request) -> EventFeeds:
+async def get_event_feeds(request: Request) -> EventFeeds:
     """The process's live event reader (every event stream of this process goes through it)."""
     feeds: EventFeeds = request.app.state.event_feeds
     return feeds
@@ -31,7 +35,7 @@ def get_event_feeds(request: Request) -> EventFeeds:
 EventFeedsDep = Annotated[EventFeeds, Depends(get_event_feeds)]
 
 
-def get_settings(resources: ResourcesDep) -> Settings:
+async def get_settings(resources: ResourcesDep) -> Settings:
     """The settings the app was built with (not re-read from the environment)."""
     return resources.settings
 
@@ -48,7 +52,7 @@ async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_request_id(request: Request) -> str | None:
+async def get_request_id(request: Request) -> str | None:
     """The request ID set by the request-context middleware."""
     value = getattr(request.state, "request_id", None)
     return value if isinstance(value, str) else None

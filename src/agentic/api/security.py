@@ -35,7 +35,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PERMISSION_MARKER = "__agentic_permission__"
 
 
-def request_meta(request: Request) -> RequestMeta:
+async def request_meta(request: Request) -> RequestMeta:
     """Caller address, user agent and request ID, for throttling and auditing."""
     request_id = getattr(request.state, "request_id", None)
     return RequestMeta(
