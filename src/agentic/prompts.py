@@ -450,6 +450,13 @@ def _describe(error: ValidationError) -> tuple[list[str | int], str]:
     return path, messages.get(str(rule), f"does not satisfy the schema's {rule!r} rule")
 
 
+@functools.lru_cache(maxsize=1024)
+def _validator(schema: str) -> Draft202012Validator:
+    # Compiled once per schema and reused (validators are stateless): building one is most of the cost of
+    # validating a small input, and every task creation validates its input.
+    return Draft202012Validator(json.loads(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 def validate_input(
     input_schema: dict[str, Any] | None, data: dict[str, Any], *, loc: list[str | int]
 ) -> None:
@@ -460,7 +467,7 @@ def validate_input(
     """
     if not input_schema:
         return
-    validator = Draft202012Validator(input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = _validator(json.dumps(input_schema, sort_keys=True))
     try:
         errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     except Unresolvable as exc:  # a remote reference in a schema saved before they were refused

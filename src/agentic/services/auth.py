@@ -686,17 +686,29 @@ async def authenticate_api_key(session: AsyncSession, *, resources: Resources, k
     failure = Unauthenticated("The API key is not valid.")
     if lookup is None:
         raise failure
-    row = await session.scalar(select(ApiKey).where(ApiKey.prefix == lookup))
+    # The key, its creator and the creator's membership in the key's organisation, in one round trip: every
+    # request made with a key pays for this, and revocation (of the key, the user or the membership) must be
+    # honoured at once, so none of it is cached.
+    found = (
+        await session.execute(
+            select(ApiKey, User, Membership)
+            .join(User, User.id == ApiKey.created_by_id)
+            .outerjoin(
+                Membership,
+                (Membership.org_id == ApiKey.org_id) & (Membership.user_id == ApiKey.created_by_id),
+            )
+            .where(ApiKey.prefix == lookup)
+        )
+    ).first()
     now = utcnow()
-    if row is None or not resources.hasher.matches(key, row.secret_hash):
+    if found is None:
+        raise failure
+    row, user, membership = found
+    if not resources.hasher.matches(key, row.secret_hash):
         raise failure
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise failure
-    user = await session.get(User, row.created_by_id)
-    membership = await session.scalar(
-        select(Membership).where(Membership.org_id == row.org_id, Membership.user_id == row.created_by_id)
-    )
-    if user is None or not user.is_active or membership is None:
+    if not user.is_active or membership is None:
         raise failure
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         row.last_used_at = now
