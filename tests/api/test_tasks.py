@@ -555,3 +555,45 @@ async def test_a_tool_step_whose_result_is_an_error_reads_as_failed(
     assert tool["error"]["code"] == "ssrf_refused"
     assert tool["error"] == tool["output"]["error"]
     assert steps[0]["error"] is None
+
+
+async def test_a_full_pool_answers_503_and_a_running_task_survives_it(
+    settings: Settings, log_lines: Any
+) -> None:
+    """Every connection of a real pool taken: requests answer 503 with Retry-After (not 500), and the runner
+    of a task in flight gives its try back (no `engine.runner_crashed`); then it succeeds."""
+    settings.database.pool_size = 2
+    settings.database.max_overflow = 0
+    settings.database.pool_timeout_s = 0.3
+    settings.worker = WorkerSettings(
+        in_process=True, poll_interval_s=0.02, concurrency=8, reap_interval_s=0.2
+    )
+    app = create_app(settings, run_workers=True)
+    async with LifespanManager(app), asgi_client(app) as client:
+        resources: Resources = app.state.resources
+        async with resources.sessions() as db:
+            user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+            agent = await make_agent(
+                db, user, {"provider": "mock", "name": "echo", "options": {"latency_ms": 300}}
+            )
+        task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+        async with resources.sessions() as first, resources.sessions() as second:
+            # Both connections taken, while the task's LLM step is under way.
+            await first.execute(text("SELECT 1"))
+            await second.execute(text("SELECT 1"))
+            refused = await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)
+            await asyncio.sleep(0.8)  # the step ends meanwhile: its result cannot be written yet
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "database_unavailable"
+        assert refused.json()["error"]["details"]["fault"] == "saturated"
+        assert refused.headers["retry-after"] == "2"
+        done = await _wait(client, task["id"], user.headers)
+    assert done["state"] == "succeeded", done
+    events = {line["event"] for line in log_lines()}
+    assert "engine.runner_crashed" not in events, sorted(events)
+    # The engine did meet the full pool (its background jobs deferred, or the attempt gave its try back).
+    assert any(
+        line["event"].startswith(("engine.", "worker.")) and line.get("fault") == "saturated"
+        for line in log_lines()
+    )
+    assert "http.unhandled_error" not in events
