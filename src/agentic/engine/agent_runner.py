@@ -85,16 +85,23 @@ async def _load(
 ) -> tuple[AgentVersion, Organization, Role | None]:
     """The pinned version, the organisation, and the task creator's current role."""
     async with sessions() as session:
-        version = await session.get(AgentVersion, ctx.task.agent_version_id)
-        org = await session.get(Organization, ctx.task.org_id)
-        # Tools may be limited by role: the creator's role now (a demoted or removed member loses them).
-        role = await session.scalar(
-            select(Membership.role)
-            .join(Task, Task.created_by_id == Membership.user_id)
-            .where(Task.id == ctx.task.id, Membership.org_id == ctx.task.org_id)
-        )
-    if version is None or org is None:
+        # One round trip for all three (every run pays for it). Tools may be limited by role: the creator's
+        # role now (a demoted or removed member loses them; no membership, no role).
+        found = (
+            await session.execute(
+                select(AgentVersion, Organization, Membership.role)
+                .join(Organization, Organization.id == AgentVersion.org_id)
+                .join(Task, Task.id == ctx.task.id)
+                .outerjoin(
+                    Membership,
+                    (Membership.user_id == Task.created_by_id) & (Membership.org_id == Organization.id),
+                )
+                .where(AgentVersion.id == ctx.task.agent_version_id, Organization.id == ctx.task.org_id)
+            )
+        ).first()
+    if found is None:
         raise StepFailed("the agent version or organisation no longer exists", retryable=False)
+    version, org, role = found
     return version, org, role
 
 
