@@ -67,6 +67,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "a long benchmark passphrase"  # noqa: S105  # a throwaway admin of a throwaway database
 SECRET_KEY = "bench-e2e-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105  # shared by a cell's processes
+KEEP_LOGS = os.environ.get("BENCH_KEEP_LOGS")  # a directory: keep each cell's server logs there
 TERMINAL_EVENTS = frozenset({"task.succeeded", "task.failed", "task.cancelled"})
 TOKENS = 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -192,6 +193,7 @@ def _server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AGENTIC_")}
     env.update(
         {
+            "PYTHONPATH": str(REPO / "src"),  # the code of this checkout, whatever the venv has installed
             "AGENTIC_DATA_DIR": str(data_dir),
             "AGENTIC_ADMIN_EMAIL": ADMIN_EMAIL,
             "AGENTIC_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -325,6 +327,15 @@ async def _setup_org(http: aiohttp.ClientSession, base: str, llm_url: str) -> tu
     return admin, key
 
 
+def _keep_logs(tmp: Path) -> None:
+    if KEEP_LOGS:
+        kept = Path(KEEP_LOGS) / tmp.name
+        kept.mkdir(parents=True, exist_ok=True)
+        for log in tmp.glob("*.log"):
+            shutil.copy(log, kept / log.name)
+        _log(f"  logs kept in {kept}")
+
+
 @asynccontextmanager
 async def stack(topology: Topology, *, workers_on: bool = True) -> AsyncIterator[Stack]:
     """Start the cell's processes as the docs do, set up an organisation through the API; stop them after."""
@@ -391,6 +402,7 @@ async def stack(topology: Topology, *, workers_on: bool = True) -> AsyncIterator
             _stop(procs)  # before the database is dropped
     finally:
         _stop(procs)
+        _keep_logs(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -524,6 +536,12 @@ class RunStats:
     timeouts: int = 0
     started: int = 0
     last_done: float = 0.0
+    samples: dict[str, str] = field(default_factory=dict)  # the first message of each kind of error
+
+    def error(self, kind: str, message: str) -> None:
+        self.errors[kind] += 1
+        if message:
+            self.samples.setdefault(kind, " ".join(message.split())[:300])
 
 
 async def one_run(
@@ -534,8 +552,8 @@ async def one_run(
     *,
     stats: RunStats,
     timeout_s: float,
-) -> bool:
-    """`POST /v1/tasks`, then its event stream to the terminal event; True if the run reached it."""
+) -> str:
+    """`POST /v1/tasks`, then its event stream to the terminal event: `ok`, `truncated` or `error`."""
     t0 = time.perf_counter()
     step = "POST"
     try:
@@ -543,31 +561,30 @@ async def one_run(
             body = {"agent_id": agent_id, "input": {"message": "hello from the benchmark"}}
             async with http.post(f"{base}/v1/tasks", json=body, headers=headers) as response:
                 if response.status != 201:
-                    await response.read()
-                    stats.errors[f"POST {response.status}"] += 1
-                    return False
+                    stats.error(f"POST {response.status}", await response.text())
+                    return "error"
                 task_id = str((await response.json())["id"])
             stats.post_ms.append((time.perf_counter() - t0) * 1000)
             step = "events"
-            outcome, terminal = await follow(http, base, headers, task_id)
+            outcome, kind = await follow(http, base, headers, task_id)
     except TimeoutError:
         stats.timeouts += 1
-        stats.errors[f"{step} timeout ({timeout_s:.0f} s)"] += 1
-        return False
+        stats.error(f"{step} timeout ({timeout_s:.0f} s)", "")
+        return "error"
     except aiohttp.ClientError as exc:
-        stats.errors[f"{step} {type(exc).__name__}"] += 1
-        return False
+        stats.error(f"{step} {type(exc).__name__}", str(exc))
+        return "error"
     if outcome == "truncated":
         stats.truncated += 1
-        stats.truncated_how[f"last event {terminal}, task {await _state(http, base, headers, task_id)}"] += 1
-        return False
-    if terminal is None:
-        stats.errors[outcome] += 1
-        return False
+        stats.truncated_how[f"last event {kind}, task {await _state(http, base, headers, task_id)}"] += 1
+        return "truncated"
+    if outcome != "terminal" or kind is None:
+        stats.error(outcome, "")
+        return "error"
     stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
-    stats.outcomes[terminal] += 1
+    stats.outcomes[kind] += 1
     stats.last_done = time.perf_counter()
-    return True
+    return "ok"
 
 
 # --- cells ----------------------------------------------------------------------------------------------
@@ -611,7 +628,8 @@ async def cell_runs(
             await asyncio.gather(*(client(i) for i in range(clients)))
         wall = max(stats.last_done, time.perf_counter()) - t0
         done = len(stats.latencies_ms)
-        measured = meter.stop(done)
+        # CPU per run: per task that ran to its end, whether or not its stream showed the end.
+        measured = meter.stop(done + stats.truncated)
         llm_calls = await st.llm_requests(http) - llm_before
     return {
         "cell": "runs",
@@ -630,6 +648,7 @@ async def cell_runs(
         "post_p50_ms": _percentile(stats.post_ms, 50),
         "outcomes": dict(stats.outcomes),
         "errors": dict(stats.errors),
+        "error_samples": stats.samples,
         "truncated": stats.truncated,
         "truncated_how": dict(stats.truncated_how),
         "timeouts": stats.timeouts,
@@ -893,48 +912,85 @@ async def cell_fanout(
 # --- profiles -------------------------------------------------------------------------------------------
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+# Leaves of threads that wait (py-spy counts an idle anyio or executor thread as busy): left out.
+_IDLE_LEAVES = ("Condition.wait", "Event.wait", "select", "poll", "_worker", "sleep")
 
 
-def _module_of(path: str) -> str:
-    """A readable module name for a frame's file: `agentic.api.security`, `sqlalchemy.orm`, `asyncio`…"""
+def _module_of(path: str, depth: int = 2) -> str:
+    """A frame file's module, `depth` names deep (3 for ours): `sqlalchemy.orm`, `agentic.api.security`."""
     path = path.replace("\\", "/")
-    for marker in ("/site-packages/", "/src/"):
+    for marker in ("/site-packages/", "/src/", "/lib/python3.11/"):
         if marker in path:
-            rest = path.split(marker, 1)[1]
-            break
-    else:
-        match = re.search(r"/python3\.\d+/(.*)", path)
-        rest = match.group(1) if match else path.rsplit("/", 1)[-1]
-    parts = rest.removesuffix(".py").split("/")
-    if parts[-1] == "__init__":
+            path = path.split(marker, 1)[1]
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
         parts = parts[:-1]
-    depth = 3 if parts and parts[0] == "agentic" else 2
-    return ".".join(parts[:depth]) or rest
+    if parts[0] == "agentic":
+        depth += 1
+    return ".".join(parts[:depth])
 
 
-def summarise_profile(path: str, top: int = 25) -> str:
-    """Top functions by own samples, and modules by inclusive share, of a py-spy `--format raw` file."""
+def summarise_profile(path: str, top: int = 25, under: str | None = None) -> str:
+    """Where the samples of a py-spy `--format raw` file go: functions by own time, packages and modules by
+    own and inclusive time (the share of samples with the module anywhere on the stack). With `under`, only
+    the samples whose stack has a frame of that function name (shares stay of every busy sample)."""
     own: Counter[str] = Counter()
+    own_package: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    inclusive_package: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
+    total = idle = 0
     for line in Path(path).read_text().splitlines():
         stack_text, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
             continue
-        count = int(count_text)
-        total += count
         frames = [m for f in stack_text.split(";") if (m := _FRAME.match(f))]
         if not frames:
             continue
+        count = int(count_text)
         leaf = frames[-1]
+        if leaf["func"].endswith(_IDLE_LEAVES):
+            idle += count
+            continue
+        total += count
+        if under is not None:
+            at = next((i for i, m in enumerate(frames) if m["func"] == under), None)
+            if at is None:
+                continue
+            frames = frames[at + 1 :] or frames[at:]
+            leaf = frames[-1]
         own[f"{leaf['func']} ({_module_of(leaf['file'])})"] += count
+        own_package[_module_of(leaf["file"], 1)] += count
         for module in {_module_of(m["file"]) for m in frames}:
             inclusive[module] += count
-    out = [f"## {path}: {total} samples", "", "own time (top functions):"]
-    out += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in own.most_common(top)]
-    out += ["", "inclusive (module on the stack):"]
-    out += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in inclusive.most_common(top)]
-    return "\n".join(out)
+        for package in {_module_of(m["file"], 1) for m in frames}:
+            inclusive_package[package] += count
+        # The innermost frame of our code, with what it calls; a stack without one (the ORM's work that
+        # greenlet_spawn runs, sampled apart from its caller) is named after its first frame.
+        mine = next((m for m in reversed(frames) if _module_of(m["file"]).startswith("agentic.")), None)
+        if mine is not None:
+            ours[f"{mine['func']} ({_module_of(mine['file'])})"] += count
+        else:
+            ours[f"[no agentic frame] {frames[0]['func']} ({_module_of(frames[0]['file'])})"] += count
+    total = max(total, 1)
+
+    def table(title: str, counter: Counter[str]) -> list[str]:
+        rows = [f"  {n * 100 / total:5.1f}%  {name}" for name, n in counter.most_common(top)]
+        return ["", f"{title}:", *rows]
+
+    head = f"## {path}: {total} busy samples ({idle} idle-thread samples left out)"
+    if under is not None:
+        head += f"; only the stacks under {under}: {sum(own.values()) * 100 / total:.1f}%"
+    return "\n".join(
+        [
+            head,
+            *table("own time, by function", own),
+            *table("inclusive, by the innermost function of agentic on the stack", ours),
+            *table("own time, by package", own_package),
+            *table("inclusive, by package", inclusive_package),
+            *table("inclusive, by module", inclusive),
+        ]
+    )
 
 
 # --- orchestration --------------------------------------------------------------------------------------
@@ -1132,11 +1188,12 @@ def main() -> None:
     profile = sub.add_parser("profile", help="summarise py-spy --format raw files")
     profile.add_argument("files", nargs="+")
     profile.add_argument("--top", type=int, default=25)
+    profile.add_argument("--under", help="only the stacks through this function (e.g. authenticate_api_key)")
     args = parser.parse_args()
 
     if args.command == "profile":
         for path in args.files:
-            print(summarise_profile(path, args.top) + "\n")
+            print(summarise_profile(path, args.top, args.under) + "\n")
         return
     _raise_open_files_limit()
     if args.command == "cell":
