@@ -671,3 +671,40 @@ async def test_claims_are_fair_across_organisations(
         first = [lease.task_id for lease in await store.claim(session, worker_id="w", limit=4, lease_s=30)]
     assert set(late) <= set(first)  # the small organisation is served in the first round, not after 10 tasks
     assert len([t for t in first if t in big]) == 2
+
+
+async def test_a_claim_ranks_a_bounded_window_of_the_queue(
+    sessions: async_sessionmaker[AsyncSession], agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A window of 30 tasks for claims of up to 3 on both backends (PostgreSQL's over-fetch stays below 30).
+    monkeypatch.setattr(store, "CLAIM_WINDOW", 30)
+    big = [(await _enqueue(sessions, agent)).id for _ in range(35)]
+    async with sessions() as session:
+        other = Organization(name="Other", slug="other", settings={})
+        session.add(other)
+        await session.flush()
+        other_agent = Agent(org_id=other.id, name="o")
+        session.add(other_agent)
+        await session.flush()
+        other_version = AgentVersion(org_id=other.id, agent_id=other_agent.id, version=1, config={})
+        session.add(other_version)
+        await session.commit()
+    late = (await _enqueue(sessions, (other.id, other_agent.id, other_version.id))).id
+    urgent = (await _enqueue(sessions, agent, priority=5)).id
+
+    async def claim(limit: int) -> list[Any]:
+        async with sessions() as session:
+            return [
+                lease.task_id for lease in await store.claim(session, worker_id="w", limit=limit, lease_s=30)
+            ]
+
+    # The window is the head of the queue in priority order: a task of higher priority is in it however deep
+    # the queue behind it is.
+    assert await claim(1) == [urgent]
+    assert await claim(3) == big[:3]
+    # 32 tasks are ahead of the other organisation's task, then 30: outside the window, it is not ranked (in
+    # the window, it would rank first with the big organisation's first task).
+    assert await claim(2) == big[3:5]
+    assert await claim(1) == [big[5]]
+    # Now 29 are: it is in the window, and the fair ranking serves it at once.
+    assert set(await claim(2)) == {big[6], late}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -313,33 +313,55 @@ async def _insert_claimed(
     return task
 
 
-def _candidates(now: Any, limit: Any, *, columns: bool = False) -> Any:
+# The fair-claim window: a claim ranks at most this many queued tasks (or its over-fetch, if larger), the
+# first ones in the queue's global order (priority, then age), read in that order from the partial index
+# `ix_tasks_claim_order`. A claim's cost then no longer grows with the depth of the queue.
+CLAIM_WINDOW = 2000
+
+# Spelled out, not bound: the partial index's predicate must appear as such in the query for PostgreSQL (in a
+# generic plan) and SQLite to use the index.
+_IS_QUEUED = Task.__table__.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
+
+
+def _candidates(now: Any, limit: Any, window: Any, *, columns: bool = False) -> Any:
     """The next runnable tasks, fair across organisations and within every agent's concurrency limit.
 
-    Ranked per organisation (each organisation's best task, then each one's second best, …) so that one
-    organisation's backlog cannot starve the others; priority and age order the tasks within an organisation.
-    A task of an agent with a limit is a candidate only while its rank among the agent's queued tasks plus the
-    agent's running tasks stays within the limit.
+    Only the first `window` runnable tasks in the queue's global order (priority, then age: an index-ordered
+    `LIMIT`) are ranked. Within them, tasks are ranked per organisation (each organisation's best task, then
+    each one's second best, …) so that one organisation's backlog cannot starve the others; priority and age
+    order the tasks within an organisation. The window is a prefix of that global order, so every rank is the
+    same as over the whole queue: what the window changes is only that a task further back than `window`
+    waits until the tasks ahead of it are fewer. A task of an agent with a limit is a candidate only while
+    its rank among the agent's queued tasks plus the agent's running tasks stays within the limit.
     """
+    order = (Task.priority.desc(), Task.run_at, Task.id)
+    # Everything the ranking needs is read here (once), so the ranking never goes back to the whole table.
+    first = (
+        select(Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
+        .where(_IS_QUEUED, Task.run_at <= now)
+        .order_by(*order)
+        .limit(window)
+        .cte("head")
+    )
+    # Running tasks are counted for the agents in the window only (an index lookup each, not a scan).
     running = (
         select(Task.agent_id.label("agent_id"), func.count().label("running"))
-        .where(Task.state == TaskState.RUNNING)
+        .where(Task.state == TaskState.RUNNING, Task.agent_id.in_(select(first.c.agent_id)))
         .group_by(Task.agent_id)
         .subquery()
     )
-    order = (Task.priority.desc(), Task.run_at, Task.id)
+    in_head = (first.c.priority.desc(), first.c.run_at, first.c.id)
     queued = (
         select(
-            Task.id.label("id"),
-            Task.priority.label("priority"),
-            Task.run_at.label("run_at"),
-            Task.concurrency_limit.label("cap"),
-            func.row_number().over(partition_by=Task.org_id, order_by=order).label("org_rank"),
-            func.row_number().over(partition_by=Task.agent_id, order_by=order).label("agent_rank"),
+            first.c.id.label("id"),
+            first.c.priority.label("priority"),
+            first.c.run_at.label("run_at"),
+            first.c.concurrency_limit.label("cap"),
+            func.row_number().over(partition_by=first.c.org_id, order_by=in_head).label("org_rank"),
+            func.row_number().over(partition_by=first.c.agent_id, order_by=in_head).label("agent_rank"),
             func.coalesce(running.c.running, 0).label("running"),
         )
-        .outerjoin(running, running.c.agent_id == Task.agent_id)
-        .where(Task.state == TaskState.QUEUED, Task.run_at <= now)
+        .select_from(first.outerjoin(running, running.c.agent_id == first.c.agent_id))
         .subquery()
     )
     picked = (
@@ -426,7 +448,8 @@ def _lock_candidates() -> Any:
     # functions stay in a derived table, and only the `tasks` rows are locked (`FOR UPDATE OF tasks`). Rows
     # another claimer holds are skipped, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would skip them.
     tasks: Any = Task.__table__
-    ranked = _candidates(bindparam("c_now"), bindparam("c_limit"), columns=True).subquery("ranked")
+    params: tuple[Any, ...] = (bindparam("c_now"), bindparam("c_limit"), bindparam("c_window"))
+    ranked = _candidates(*params, columns=True).subquery("ranked")
     return (
         select(tasks.c.id, tasks.c.agent_id, tasks.c.concurrency_limit)
         .join(ranked, ranked.c.id == tasks.c.id)
@@ -438,7 +461,7 @@ def _lock_candidates() -> Any:
 
 
 # Built once: constructing these expressions costs more CPU than running them (idle claim latency).
-_CANDIDATES = _candidates(bindparam("c_now"), bindparam("c_limit"))
+_CANDIDATES = _candidates(bindparam("c_now"), bindparam("c_limit"), bindparam("c_window"))
 _LOCK_CANDIDATES = _lock_candidates()
 _CLAIM_IDS = _claim_statement(Task.__table__.c.id.in_(bindparam("c_ids", expanding=True)))
 _CLAIM_NEXT = _claim_statement(Task.__table__.c.id.in_(_CANDIDATES.scalar_subquery()))
@@ -486,8 +509,10 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
         # SKIP LOCKED)` PostgreSQL may re-evaluate the subquery and take more than n rows.
         # Over-fetch: concurrent claimers see the same top candidates, and SKIP LOCKED leaves each of them
         # whatever the others have not locked yet.
+        fetch = limit * 4 + 16
         locked = await session.execute(
-            _LOCK_CANDIDATES, {"c_now": now, "c_limit": limit * 4 + 16, "c_take": limit}
+            _LOCK_CANDIDATES,
+            {"c_now": now, "c_limit": fetch, "c_window": max(CLAIM_WINDOW, fetch), "c_take": limit},
         )
         ids = await _within_limits_postgres(session, list(locked.all()), limit)
         if not ids:
@@ -497,7 +522,8 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
     else:
         # SQLite has one writer at a time: a single UPDATE over the subquery is atomic (a separate SELECT
         # first would leave a stale read snapshot that cannot be upgraded to a write).
-        rows = (await session.execute(_CLAIM_NEXT, params | {"c_limit": limit})).all()
+        window = max(CLAIM_WINDOW, limit)
+        rows = (await session.execute(_CLAIM_NEXT, params | {"c_limit": limit, "c_window": window})).all()
     claimed = [
         Claimed(
             lease=Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id),

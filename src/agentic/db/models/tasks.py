@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,6 +93,18 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     # Links the API request that created the task to every attempt, on any worker.
     traceparent: Mapped[str | None] = mapped_column(String(55))
     request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+# The claim's window (engine.store._candidates): queued tasks in claim order (priority, then age), read in
+# that order with a LIMIT. Partial: only queued tasks are in it, however many tasks the table keeps.
+Index(
+    "ix_tasks_claim_order",
+    Task.priority.desc(),
+    Task.run_at,
+    Task.id,
+    postgresql_where=text("state = 'queued'"),
+    sqlite_where=text("state = 'queued'"),
+)
 
 
 class TaskAttempt(IdMixin, Base):
