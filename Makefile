@@ -126,5 +126,9 @@ test: lint web-test e2e pytest ## Everything CI runs: lint, types, web unit and 
 bench: dev ## Engine benchmark: ours on SQLite and PostgreSQL beside Celery and DBOS (needs PostgreSQL, Redis)
 	$(BIN)/python -m bench.engine $(BENCH_ARGS)
 
+.PHONY: bench-e2e
+bench-e2e: dev ## End-to-end benchmark of the product path: real serve and worker processes, SSE, a mock LLM (needs PostgreSQL, Redis)
+	$(BIN)/python -m bench.e2e $(BENCH_ARGS)
+
 clean: ## Remove the virtualenv, caches and build output (keeps .agentic data)
 	rm -rf $(VENV) web/node_modules web/e2e/node_modules web/e2e/test-results src/agentic/ui/static .pytest_cache .mypy_cache .ruff_cache

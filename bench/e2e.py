@@ -68,6 +68,8 @@ ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "a long benchmark passphrase"  # noqa: S105  # a throwaway admin of a throwaway database
 SECRET_KEY = "bench-e2e-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105  # shared by a cell's processes
 KEEP_LOGS = os.environ.get("BENCH_KEEP_LOGS")  # a directory: keep each cell's server logs there
+# Settings for the servers beyond the defaults, as JSON, e.g. '{"AGENTIC_DATABASE_ECHO": "true"}'.
+SERVER_ENV: dict[str, str] = json.loads(os.environ.get("BENCH_SERVER_ENV") or "{}")
 TERMINAL_EVENTS = frozenset({"task.succeeded", "task.failed", "task.cancelled"})
 TOKENS = 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -204,6 +206,7 @@ def _server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
         env["AGENTIC_DATABASE_URL"] = database_url
         env["AGENTIC_REDIS_URL"] = REDIS_URL
         env["AGENTIC_SECURITY_SECRET_KEY"] = SECRET_KEY  # the same key on every process of the cell
+    env.update(SERVER_ENV)
     return env
 
 
