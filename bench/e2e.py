@@ -1136,9 +1136,10 @@ def orchestrate(args: argparse.Namespace) -> list[dict[str, Any]]:
                     results.append(_cell(cell, duration + 400) or {})
     if "requests" in only:
         for topology in [t for t in topologies if t in ("a", "b")]:
-            loads = [["--concurrency", "50"]] + (
-                [] if quick else [["--rate", "500", "--concurrency", "1000"]]
-            )
+            # Closed loop at 50 connections; open loop at 50 req/s (under capacity: the p99 of a steady load)
+            # and at 500 req/s (over it: what overload does).
+            rates = [] if quick else [["--rate", r, "--concurrency", "1000"] for r in ("50", "500")]
+            loads = [["--concurrency", "50"], *rates]
             for op in ("create", "get"):
                 for load in loads if op == "create" else loads[:1]:
                     cell = [
