@@ -6,15 +6,22 @@ Every figure comes from a fresh process ("cell") so CPU time and peak RSS are th
 - **overhead**: zero-latency steps. What the engine itself costs per task (claim, 3 persisted steps with
   their events, completion).
 - **realistic**: each step is a mock LLM call of 500 ms. All tasks are offered up front, faster than anyone
-  can serve; ours runs with its default settings, Celery with the threads pool at concurrency 100, DBOS
-  with a queue at worker concurrency 100 (see bench/peers.py).
+  can serve; ours runs with its default settings (1,000 slots).
 
-Also measured for ours: enqueue→start latency (p50/p99) when idle and under load, and how many tasks one
-worker process holds in flight with a 2 s step (and at what RSS).
+The peers run at their best (bench/peers.py): Celery's threads pool at several sizes and its gevent pool at
+1,000, each without and with a Redis result backend; DBOS at worker concurrency 100 and 1,000; procrastinate
+(PostgreSQL-native, async) at several concurrencies. The ratios compare ours with each peer's fastest run.
+
+Also measured for ours: what the worker asks the database per task (statements, round trips, transactions,
+PostgreSQL's CPU and WAL), throughput with 1, 2 and 4 worker processes on one PostgreSQL, enqueue→start
+latency (p50/p99) when idle and under load, and how many tasks one worker process holds in flight with a
+2 s step (and at what RSS). Claims on deep queues: bench/claims.py.
 
     .venv/bin/python -m bench.engine                 # everything (a few minutes)
     .venv/bin/python -m bench.engine --quick         # smaller N, for a smoke run
     .venv/bin/python -m bench.engine cell throughput --db sqlite --workload overhead --tasks 3000
+    .venv/bin/python -m bench.engine cell throughput --db postgresql --tasks 5000 --count
+    .venv/bin/python -m bench.engine cell workers --processes 2 --tasks 10000
 """
 
 from __future__ import annotations
@@ -246,11 +253,104 @@ def _open(url: str, settings: Any) -> tuple[Any, Any]:
     return engine, create_session_factory(engine, info={SIGNALS_KEY: Signals()})
 
 
+# --- counting what the database is asked ---------------------------------------------------------------
+
+
+class StatementCounter:
+    """What one engine sends the database: statements by verb, transactions, and pool checkouts.
+
+    Counted with SQLAlchemy events in this process (`before_cursor_execute`, `begin`, `commit`, `rollback`,
+    the pool's `checkout`). Each statement is one round trip (asyncpg runs a cached prepared statement in one;
+    a multi-row INSERT is one statement); so are a transaction's BEGIN and COMMIT, and the ping that
+    `pool_pre_ping` sends at every checkout.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.statements: dict[str, int] = {}
+        # What the server executes: an executemany of n parameter sets is one round trip (asyncpg pipelines
+        # it) but n executions of the statement.
+        self.executions = 0
+        self.counts = {"begin": 0, "commit": 0, "rollback": 0, "checkout": 0}
+        self.on = False
+        sync = engine.sync_engine
+
+        def statement(_c: Any, _cur: Any, text: str, params: Any, _ctx: Any, many: bool) -> None:
+            if self.on:
+                verb = text.lstrip().split(None, 1)[0].upper() + (" (executemany)" if many else "")
+                self.statements[verb] = self.statements.get(verb, 0) + 1
+                self.executions += len(params) if many else 1
+
+        def counter(name: str) -> Any:
+            def count(*_: Any) -> None:
+                if self.on:
+                    self.counts[name] += 1
+
+            return count
+
+        event.listen(sync, "before_cursor_execute", statement)
+        for name in ("begin", "commit", "rollback"):
+            event.listen(sync, name, counter(name))
+        event.listen(sync.pool, "checkout", counter("checkout"))
+
+    def per_task(self, tasks: int) -> dict[str, Any]:
+        """Everything counted, divided by `tasks`."""
+        statements = sum(self.statements.values())
+        trips = statements + self.counts["begin"] + self.counts["commit"] + self.counts["rollback"]
+        trips += self.counts["checkout"]
+        return {
+            "statements_per_task": round(statements / tasks, 2),
+            "server_executions_per_task": round(self.executions / tasks, 2),
+            "transactions_per_task": round(self.counts["commit"] / tasks, 2),
+            "round_trips_per_task": round(trips / tasks, 2),
+            "by_verb_per_task": {k: round(v / tasks, 3) for k, v in sorted(self.statements.items())},
+            "totals": {"statements": statements, **self.counts},
+        }
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL server process on this machine, and of the backends it reaped.
+
+    Backends are the postmaster's children: an exited backend's CPU is in the postmaster's cutime/cstime.
+    """
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "postgres":
+                continue
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()
+        ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _wal_lsn(url: str) -> int:
+    """The server's current WAL position, in bytes (cluster-wide)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await conn.close()
+
+
 # --- cells ----------------------------------------------------------------------------------------------
 
 
-async def cell_throughput(db: str, workload: str, tasks: int, concurrency: int | None) -> dict[str, Any]:
-    """Drain `tasks` queued tasks with one worker; tasks/s and CPU per task of this (the worker's) process."""
+async def cell_throughput(
+    db: str, workload: str, tasks: int, concurrency: int | None, count: bool = False
+) -> dict[str, Any]:
+    """Drain `tasks` queued tasks with one worker; tasks/s and CPU per task of this (the worker's) process.
+
+    With `count`, also what the worker asked the database per task (`StatementCounter`; the cell's own
+    polling then goes through a second engine, not counted) and, on PostgreSQL, the server's CPU and WAL.
+    """
     async with _database(db) as url:
         worker = {} if concurrency is None else {"concurrency": concurrency}
         settings = _settings(url, **worker)
@@ -258,21 +358,34 @@ async def cell_throughput(db: str, workload: str, tasks: int, concurrency: int |
         ids = await _seed(sessions)
         step_s = REALISTIC_STEP_S if workload == "realistic" else 0.0
         await _bulk_enqueue(sessions, ids, tasks, {"steps": STEPS, "step_s": step_s})
+        counter = StatementCounter(engine) if count else None
+        poll_engine, poll = _open(url, settings) if count else (engine, sessions)
         runtime = _worker(sessions, settings)
+        server = db == "postgresql" and count
+        pg_cpu0 = _postgres_cpu_s() if server else 0.0
+        wal0 = await _wal_lsn(url) if server else 0
+        if counter is not None:
+            counter.on = True
         cpu0, t0 = _cpu_s(), time.perf_counter()
         runtime.start()
         try:
-            while (done := await _count_finished(sessions)) < tasks:
+            while (done := await _count_finished(poll)) < tasks:
                 if time.perf_counter() - t0 > 600:
                     raise TimeoutError(f"only {done}/{tasks} finished in 600 s")
                 await asyncio.sleep(0.1)
             wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+            pg_cpu = _postgres_cpu_s() - pg_cpu0 if server else 0.0
         finally:
             await runtime.stop()
-        await _verify(sessions, tasks, STEPS)
-        run_s = await _mean_run_s(sessions)
+        if counter is not None:
+            counter.on = False
+        wal = await _wal_lsn(url) - wal0 if server else 0
+        await _verify(poll, tasks, STEPS)
+        run_s = await _mean_run_s(poll)
         await engine.dispose()
-    return {
+        if poll_engine is not engine:
+            await poll_engine.dispose()
+    result = {
         "system": f"agentic-{db}",
         "workload": workload,
         "tasks": tasks,
@@ -282,6 +395,83 @@ async def cell_throughput(db: str, workload: str, tasks: int, concurrency: int |
         "cpu_ms_per_task": round(cpu * 1000 / tasks, 2),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
         "mean_run_s": round(run_s, 3),
+    }
+    if counter is not None:
+        result |= counter.per_task(tasks)
+    if server:
+        result |= {
+            "postgres_cpu_ms_per_task": round(pg_cpu * 1000 / tasks, 2),
+            "wal_bytes_per_task": round(wal / tasks),
+        }
+    return result
+
+
+def _read_starts(folder: Path) -> list[dict[str, float]]:
+    return [json.loads(f.read_text()) for f in folder.glob("*.json")]
+
+
+def _write_start(path: str) -> None:
+    Path(path + ".tmp").write_text(json.dumps({"ts": time.time(), "cpu_s": _cpu_s()}))
+    os.replace(path + ".tmp", path)
+
+
+async def cell_workers(procs: int, tasks: int) -> dict[str, Any]:
+    """Drain `tasks` queued tasks (overhead workload) with `procs` worker processes on one PostgreSQL.
+
+    The workers are started first and all begin at the same agreed moment (imports done), each with default
+    settings (1,000 slots) and LISTEN/NOTIFY, as separate worker machines would. The clock runs from that
+    moment to the last task's `finished_at`; CPU is the workers' own (from /proc), PostgreSQL's is apart.
+    """
+    from sqlalchemy import func, select
+
+    from agentic.db.models import Task
+    from bench.peers import process_tree, tree_cpu_s
+
+    async with _database("postgresql") as url:
+        settings = _settings(url)
+        engine, sessions = _open(url, settings)
+        ids = await _seed(sessions)
+        await _bulk_enqueue(sessions, ids, tasks, {"steps": STEPS, "step_s": 0.0})
+        tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+        start_at = time.time() + 5 + 1.5 * procs  # every interpreter has imported everything by then
+        argv = [sys.executable, "-m", "bench.engine", "worker", "--url", url, "--start-at", str(start_at)]
+        children = [
+            subprocess.Popen([*argv, "--ready-file", str(tmp / f"{n}.json")], cwd=REPO)  # noqa: S603, ASYNC220
+            for n in range(procs)
+        ]
+        try:
+            while len(starts := await asyncio.to_thread(_read_starts, tmp)) < procs:
+                if time.time() > start_at + 60:
+                    raise TimeoutError("the workers did not start")
+                await asyncio.sleep(0.05)
+            pg_cpu0 = _postgres_cpu_s()
+            t_poll = time.perf_counter()
+            while (done := await _count_finished(sessions)) < tasks:
+                if time.perf_counter() - t_poll > 600:
+                    raise TimeoutError(f"only {done}/{tasks} finished in 600 s")
+                await asyncio.sleep(0.1)
+            pg_cpu = _postgres_cpu_s() - pg_cpu0
+            cpu = sum(tree_cpu_s(process_tree(c.pid)) for c in children) - sum(s["cpu_s"] for s in starts)
+            async with sessions() as session:
+                last = await session.scalar(select(func.max(Task.finished_at)))
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(timeout=60)
+        await _verify(sessions, tasks, STEPS)
+        await engine.dispose()
+    t0 = min(s["ts"] for s in starts)
+    wall = last.timestamp() - t0
+    return {
+        "system": "agentic-postgresql",
+        "workload": "overhead",
+        "processes": procs,
+        "tasks": tasks,
+        "wall_s": round(wall, 2),
+        "tasks_per_s": round(tasks / wall, 1),
+        "cpu_ms_per_task": round(cpu * 1000 / tasks, 2),
+        "postgres_cpu_ms_per_task": round(pg_cpu * 1000 / tasks, 2),
     }
 
 
@@ -433,14 +623,20 @@ async def cell_inflight(db: str, tasks: int) -> dict[str, Any]:
     }
 
 
-async def run_worker(url: str, concurrency: int) -> None:
-    """A standalone worker process (for the PostgreSQL latency cell), until SIGTERM."""
+async def run_worker(
+    url: str, concurrency: int | None, start_at: float | None = None, ready_file: str | None = None
+) -> None:
+    """A standalone worker process (the PostgreSQL latency and multi-process cells), until SIGTERM.
+
+    With `start_at`, it waits for that moment (a wall-clock time) before it starts claiming; with
+    `ready_file`, it writes there when it started and the CPU it had used by then.
+    """
     import signal
 
     from agentic.db.engine import create_engine, create_session_factory
     from agentic.engine.signals import SIGNALS_KEY, PostgresTransport, Signals
 
-    settings = _settings(url, concurrency=concurrency)
+    settings = _settings(url) if concurrency is None else _settings(url, concurrency=concurrency)
     engine = create_engine(settings, url=url)
     signals = Signals(PostgresTransport(url))
     signals.start()
@@ -448,6 +644,10 @@ async def run_worker(url: str, concurrency: int) -> None:
     runtime = _worker(sessions, settings)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if start_at is not None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+    if ready_file is not None:
+        _write_start(ready_file)
     runtime.start()
     await stop.wait()
     await runtime.stop()
@@ -498,25 +698,33 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller N (a smoke run)")
     parser.add_argument("--no-peers", action="store_true", help="skip Celery and DBOS")
     cell = sub.add_parser("cell")
-    cell.add_argument("kind", choices=["throughput", "latency", "inflight"])
-    cell.add_argument("--db", choices=["sqlite", "postgresql"], required=True)
+    cell.add_argument("kind", choices=["throughput", "latency", "inflight", "workers"])
+    cell.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
     cell.add_argument("--workload", choices=["overhead", "realistic"], default="overhead")
     cell.add_argument("--tasks", type=int, default=2000)
     cell.add_argument("--concurrency", type=int)
     cell.add_argument("--load", type=int, default=0)
     cell.add_argument("--probes", type=int, default=200)
+    cell.add_argument("--processes", type=int, default=1, help="workers: how many worker processes")
+    cell.add_argument("--count", action="store_true", help="throughput: count statements, server CPU, WAL")
     worker = sub.add_parser("worker")
     worker.add_argument("--url", required=True)
-    worker.add_argument("--concurrency", type=int, default=100)
+    worker.add_argument("--concurrency", type=int, help="default: the platform's default (1,000)")
+    worker.add_argument("--start-at", type=float, help="wall-clock time at which to start claiming")
+    worker.add_argument("--ready-file", help="where to write when it started, and its CPU by then")
     args = parser.parse_args()
     _quiet_logs()
 
     if args.command == "worker":
-        asyncio.run(run_worker(args.url, args.concurrency))
+        asyncio.run(run_worker(args.url, args.concurrency, args.start_at, args.ready_file))
         return
     if args.command == "cell":
         if args.kind == "throughput":
-            result = asyncio.run(cell_throughput(args.db, args.workload, args.tasks, args.concurrency))
+            result = asyncio.run(
+                cell_throughput(args.db, args.workload, args.tasks, args.concurrency, args.count)
+            )
+        elif args.kind == "workers":
+            result = asyncio.run(cell_workers(args.processes, args.tasks))
         elif args.kind == "latency":
             result = asyncio.run(cell_latency(args.db, args.load, args.probes))
         else:
@@ -526,25 +734,98 @@ def main() -> None:
     orchestrate(quick=args.quick, peers=not args.no_peers)
 
 
+# Peers at their best (issue 14): each family's settings tried on each workload; the tables show every run and
+# the ratios use each family's fastest. Celery's threads pool at 100 is the configuration of issue 5.
+def _peer_plan(quick: bool) -> list[tuple[str, str, list[str]]]:
+    """(family, workload, arguments) of every peer run, the result-backend runs of Celery's threads aside."""
+    over, real = ("1000", "300") if quick else ("5000", "1500")
+    threads = {
+        "overhead": [10, 100] if quick else [10, 100, 1000],
+        "realistic": [100] if quick else [100, 500, 1000],
+    }
+    procrastinate = {
+        "overhead": [100] if quick else [10, 100, 1000],
+        "realistic": [1000] if quick else [100, 1000],
+    }
+    plan: list[tuple[str, str, list[str]]] = []
+    for workload in ("overhead", "realistic"):
+
+        def tasks(concurrency: int, workload: str = workload) -> str:
+            # About 6 rounds of the pool on the realistic workload (DBOS gets fewer: it is slower).
+            return over if workload == "overhead" else str(max(int(real), min(6000, concurrency * 6)))
+
+        for c in threads[workload]:
+            plan.append(
+                (
+                    "celery",
+                    workload,
+                    ["celery", "--pool", "threads", "--concurrency", str(c), "--tasks", tasks(c)],
+                )
+            )
+        for backend in ([], ["--result-backend"]):
+            gevent = ["celery", "--pool", "gevent", "--concurrency", "1000", "--tasks", tasks(1000), *backend]
+            plan.append(("celery+results" if backend else "celery", workload, gevent))
+        for c in [100, 1000]:
+            plan.append(
+                ("dbos", workload, ["dbos", "--concurrency", str(c), "--tasks", "300" if quick else "1000"])
+            )
+        for c in procrastinate[workload]:
+            plan.append(
+                ("procrastinate", workload, ["procrastinate", "--concurrency", str(c), "--tasks", tasks(c)])
+            )
+    return plan
+
+
+def _label(r: dict[str, Any]) -> str:
+    names = {
+        "celery": "Celery",
+        "celery+results": "Celery + results",
+        "dbos": "DBOS",
+        "procrastinate": "procrastinate",
+    }
+    if r["system"].startswith("agentic"):
+        return f"**agentic, {'SQLite' if r['system'].endswith('sqlite') else 'PostgreSQL'}**"
+    pool = f"{r['pool']} " if r["system"].startswith("celery") else ""
+    return f"{names[r['system']]} ({pool}{r['concurrency']})"
+
+
 def orchestrate(*, quick: bool, peers: bool) -> None:
     """Every cell, then the tables (Markdown, for docs/benchmarks.md)."""
-    n_over, n_real, n_peer_real, n_inflight = (1000, 1500, 300, 1000) if quick else (5000, 6000, 1500, 5000)
+    n_over, n_real, n_inflight = (1000, 1500, 1000) if quick else (5000, 6000, 5000)
     rows: list[dict[str, Any]] = []
     for workload, n in (("overhead", n_over), ("realistic", n_real)):
         for db in ("sqlite", "postgresql"):
             rows.append(_cell("throughput", "--db", db, "--workload", workload, "--tasks", str(n)))
-        if peers:
-            peer_n = n if workload == "overhead" else n_peer_real
-            # Celery as configured by the issue (no result backend), and storing each task's result in Redis
-            # (closer to what a durable engine does); DBOS is slower, so it gets fewer tasks.
-            for system, extra, count in (
-                ("celery", [], peer_n),
-                ("celery", ["--result-backend"], peer_n),
-                ("dbos", [], min(peer_n, 1000)),
-            ):
-                result = _peer(system, "--workload", workload, "--tasks", str(count), *extra)
+    if peers:
+        for _family, workload, args in _peer_plan(quick):
+            result = _peer(*args, "--workload", workload)
+            if result is not None:
+                rows.append(result)
+            _log(f"    {json.dumps({k: v for k, v in (result or {}).items() if k != 'settings'})}")
+        for workload in ("overhead", "realistic"):
+            # Celery's threads pool at its best count for this workload, with a result backend too.
+            threads = [
+                r
+                for r in rows
+                if r["system"] == "celery" and r["pool"] == "threads" and r["workload"] == workload
+            ]
+            if threads:
+                best = max(threads, key=lambda r: r["tasks_per_s"])
+                args = ["celery", "--pool", "threads", "--concurrency", str(best["concurrency"])]
+                result = _peer(
+                    *args, "--tasks", str(best["tasks"]), "--result-backend", "--workload", workload
+                )
                 if result is not None:
                     rows.append(result)
+    counted = [
+        _cell("throughput", "--db", db, "--workload", workload, "--tasks", str(n), "--count")
+        for db, workload, n in (
+            ("postgresql", "overhead", n_over),
+            ("sqlite", "overhead", n_over),
+            ("postgresql", "realistic", n_real),
+        )
+    ]
+    scaling = [_cell("workers", "--processes", str(p), "--tasks", str(2 * n_over)) for p in (1, 2, 4)]
     latency = [
         _cell("latency", "--db", db, "--load", str(load), "--probes", "100" if quick else "300")
         for db in ("sqlite", "postgresql")
@@ -552,21 +833,65 @@ def orchestrate(*, quick: bool, peers: bool) -> None:
     ]
     inflight = [_cell("inflight", "--db", db, "--tasks", str(n_inflight)) for db in ("sqlite", "postgresql")]
 
+    _print_throughput(rows)
+    _print_database(counted, scaling)
+    _print_latency(latency, inflight)
+
+
+def _print_throughput(rows: list[dict[str, Any]]) -> None:
     print("\n### Throughput (one worker process, 3 steps per task)\n")
-    print("| system | workload | tasks | tasks/s | CPU ms/task | peak RSS MiB |")
+    print("| system (pool, concurrency) | workload | tasks | tasks/s | CPU ms/task | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['system']} | {r['workload']} | {r['tasks']} | {r['tasks_per_s']} | "
-            f"{r.get('cpu_ms_per_task', '')} | {r.get('peak_rss_mib', '')} |"
-        )
-    print("\n### Ratios (ours ÷ peer, tasks/s)\n")
     for workload in ("overhead", "realistic"):
-        by = {r["system"]: r["tasks_per_s"] for r in rows if r["workload"] == workload}
+        for r in (r for r in rows if r["workload"] == workload):
+            print(
+                f"| {_label(r)} | {workload} | {r['tasks']:,} | {r['tasks_per_s']} | "
+                f"{r.get('cpu_ms_per_task', '')} | {r.get('peak_rss_mib', '')} |"
+            )
+    print("\n### Ratios (ours ÷ each peer family at its best, tasks/s)\n")
+    for workload in ("overhead", "realistic"):
+        top: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            seen = top.get(r["system"])
+            if r["workload"] == workload and (seen is None or r["tasks_per_s"] > seen["tasks_per_s"]):
+                top[r["system"]] = r
         for ours in ("agentic-sqlite", "agentic-postgresql"):
-            for peer in ("celery", "celery+results", "dbos"):
-                if ours in by and peer in by and by[peer]:
-                    print(f"- {workload}: {ours} / {peer} = {by[ours] / by[peer]:.1f}x")
+            for peer in ("celery", "celery+results", "dbos", "procrastinate"):
+                if ours in top and peer in top and top[peer]["tasks_per_s"]:
+                    ratio = top[ours]["tasks_per_s"] / top[peer]["tasks_per_s"]
+                    print(f"- {workload}: {ours} / {_label(top[peer])} = {ratio:.1f}x")
+
+
+def _print_database(counted: list[dict[str, Any]], scaling: list[dict[str, Any]]) -> None:
+    print("\n### What the worker asks the database, per task\n")
+    print(
+        "| database | workload | tasks/s | round trips | statements | server executions | transactions "
+        "| worker CPU ms | PostgreSQL CPU ms | WAL bytes |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in counted:
+        print(
+            f"| {r['system']} | {r['workload']} | {r['tasks_per_s']} | {r['round_trips_per_task']} | "
+            f"{r['statements_per_task']} | {r['server_executions_per_task']} | "
+            f"{r['transactions_per_task']} | {r['cpu_ms_per_task']} | "
+            f"{r.get('postgres_cpu_ms_per_task', '')} | {r.get('wal_bytes_per_task', '')} |"
+        )
+    for r in counted:
+        print(
+            f"- {r['system']} {r['workload']}: {json.dumps(r['by_verb_per_task'])}; "
+            f"totals {json.dumps(r['totals'])}"
+        )
+    print("\n### Worker processes on one PostgreSQL (overhead workload)\n")
+    print("| worker processes | tasks | tasks/s | workers' CPU ms/task | PostgreSQL CPU ms/task |")
+    print("|---|---|---|---|---|")
+    for r in scaling:
+        print(
+            f"| {r['processes']} | {r['tasks']:,} | {r['tasks_per_s']} | {r['cpu_ms_per_task']} | "
+            f"{r['postgres_cpu_ms_per_task']} |"
+        )
+
+
+def _print_latency(latency: list[dict[str, Any]], inflight: list[dict[str, Any]]) -> None:
     print("\n### Enqueue → start latency\n")
     print("| system | in flight meanwhile | probes | → start p50 ms | → start p99 ms | enqueue p50 ms |")
     print("|---|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-"""Peer systems on the task-engine benchmark's workloads: Celery + Redis, and DBOS Transact on PostgreSQL.
+"""Peer systems on the task-engine benchmark's workloads: Celery + Redis, DBOS Transact and procrastinate.
 
 Every task is 3 sequential mock LLM calls ("steps"), each returning ``{"text": "ok", "tokens": 12}``:
 
@@ -9,9 +9,10 @@ How a run goes, for both systems:
 
 1. The backlog: all N tasks are enqueued before the worker process starts, so the worker always has
    more offered than it can serve.
-2. The worker is a **separate process** (Celery: ``celery worker --pool threads --concurrency 100``;
+2. The worker is a **separate process** (Celery: ``celery worker --pool threads|gevent --concurrency N``;
    DBOS: this module's hidden ``_dbos-worker`` mode, one DBOS process with a queue at worker concurrency
-   100), so its CPU and memory are its own, not the enqueuer's.
+   N; procrastinate: the hidden ``_procrastinate-worker`` mode, ``App.run_worker_async(concurrency=N)``),
+   so its CPU and memory are its own, not the enqueuer's. N is ``--concurrency`` (default 100).
 3. The clock starts when the worker reports it is ready to consume (Celery's ``worker_ready`` signal;
    DBOS: ``DBOS.launch()`` has returned). Interpreter start and imports are not timed (our engine's cell
    in bench/engine.py also starts its clock at ``runtime.start()``, imports done), but everything after
@@ -38,6 +39,16 @@ the list of its 3 step results, which the worker stores (``celery-task-meta-<id>
 Only the worker has the backend: the enqueuer sends ``ignore_result=False`` but does not subscribe to
 results (nothing reads them during the run); after the run the parent counts the stored results.
 
+Celery's ``--pool gevent`` runs each task in a greenlet of a monkey-patched worker (``celery`` patches
+before anything is imported when it sees the option), so the steps' ``time.sleep`` yields to the other
+tasks: a thousand tasks in flight cost a thousand greenlets, not threads.
+
+procrastinate (PostgreSQL-native, async, LISTEN/NOTIFY; bench/_procrastinate_app.py) runs the task as a
+coroutine whose steps ``await asyncio.sleep``, like ours. It checkpoints nothing inside a job and stores
+no result: a job's record is its status and its events. The worker fetches jobs one at a time (one
+``procrastinate_fetch_job`` call each) through a psycopg pool of ``--pool-size`` connections (default 10);
+the clock stops at the last ``succeeded`` event.
+
 Then the worker is stopped (SIGTERM, SIGKILL after 30 s) and everything is cleaned up: Redis db 13 (and
 db 12 with ``--result-backend``) is flushed (before and after), the DBOS database
 (``bench_peer_dbos_<random>``) is dropped.
@@ -45,6 +56,9 @@ db 12 with ``--result-backend``) is flushed (before and after), the DBOS databas
     .venv/bin/python -m bench.peers celery --workload overhead --tasks 2000
     .venv/bin/python -m bench.peers celery --workload overhead --tasks 2000 --result-backend
     .venv/bin/python -m bench.peers dbos --workload realistic --tasks 300
+    .venv/bin/python -m bench.peers celery --workload realistic --tasks 6000 --pool gevent --concurrency 1000
+    .venv/bin/python -m bench.peers dbos --workload overhead --tasks 1000 --concurrency 1000
+    .venv/bin/python -m bench.peers procrastinate --workload overhead --tasks 5000 --concurrency 100
 
 Prints exactly one JSON line on stdout; progress goes to stderr. Exit status: 0 when all N completed, 1
 when some did not (the JSON line is still printed), 2 when Redis or PostgreSQL is not reachable.
@@ -55,6 +69,7 @@ backend URL and the PostgreSQL admin URL.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -102,6 +117,12 @@ DBOS_DB_PREFIX = "bench_peer_dbos_"
 DBOS_DEFAULT_POLLING_S = 1.0  # DBOS's own default for polling_interval_sec
 DBOS_WORKER_MODE = "_dbos-worker"
 DBOS_DRAIN_S = 5
+
+PROCRASTINATE_QUEUE = "bench_peers"
+PROCRASTINATE_TASK = "bench.peers.three_steps"
+PROCRASTINATE_DB_PREFIX = "bench_peer_procrastinate_"
+PROCRASTINATE_WORKER_MODE = "_procrastinate-worker"
+PROCRASTINATE_POOL = 10
 
 
 class ServiceUnavailable(Exception):
@@ -354,9 +375,13 @@ def _result(
     cpu_s: float,
     peak_rss_mib: float,
     settings: str,
+    pool: str,
+    concurrency: int,
 ) -> dict[str, Any]:
     return {
         "system": system,
+        "pool": pool,
+        "concurrency": concurrency,
         "workload": workload,
         "tasks": tasks,
         "completed": completed,
@@ -393,14 +418,25 @@ def _connect_redis(url: str) -> Any:
     return client
 
 
-def run_celery(workload: str, tasks: int, timeout_s: float, result_backend: bool = False) -> dict[str, Any]:
-    """N tasks through Celery: Redis broker (db 13), one worker process with the threads pool at 100.
+def run_celery(
+    workload: str,
+    tasks: int,
+    timeout_s: float,
+    result_backend: bool = False,
+    *,
+    pool: str = "threads",
+    concurrency: int = CONCURRENCY,
+) -> dict[str, Any]:
+    """N tasks through Celery: Redis broker (db 13), one worker process with the given pool.
 
     Args:
         workload: "realistic" or "overhead".
         tasks: How many tasks to run.
         timeout_s: Give up waiting for completions after this long.
         result_backend: Store every task's result in the Redis result backend (db 12).
+        pool: Celery's execution pool: "threads" or "gevent" (greenlets; the worker is monkey-patched, so
+            `time.sleep` in a step yields to the other tasks).
+        concurrency: The pool's size (threads or greenlets).
 
     Returns:
         The result record (see the module docstring).
@@ -436,7 +472,7 @@ def run_celery(workload: str, tasks: int, timeout_s: float, result_backend: bool
 
         argv = [
             sys.executable, "-m", "celery", "-A", "bench._celery_app", "worker",
-            "--pool", "threads", "--concurrency", str(CONCURRENCY),
+            "--pool", pool, "--concurrency", str(concurrency),
             "--without-heartbeat", "--without-gossip", "--without-mingle",
             "-Q", CELERY_QUEUE, "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -469,7 +505,7 @@ def run_celery(workload: str, tasks: int, timeout_s: float, result_backend: bool
         settings = (
             f"Celery {importlib.metadata.version('celery')} + Redis {client.info()['redis_version']} "
             f"(broker {REDIS_URL}, {backend}); worker: separate process "
-            f"`celery worker --pool threads --concurrency {CONCURRENCY} --without-heartbeat "
+            f"`celery worker --pool {pool} --concurrency {concurrency} --without-heartbeat "
             "--without-gossip --without-mingle --loglevel WARNING`, Celery defaults otherwise (prefetch "
             f"multiplier {conf.worker_prefetch_multiplier}, acks_late={conf.task_acks_late}); "
             f"task = {STEPS} sequential steps "
@@ -487,6 +523,8 @@ def run_celery(workload: str, tasks: int, timeout_s: float, result_backend: bool
             cpu_s=cpu_s,
             peak_rss_mib=usage.peak_rss_mib,
             settings=settings,
+            pool=pool,
+            concurrency=concurrency,
         )
     finally:
         client.flushdb()
@@ -531,7 +569,9 @@ def _sqlalchemy_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def run_dbos(workload: str, tasks: int, timeout_s: float, polling_interval_s: float) -> dict[str, Any]:
+def run_dbos(
+    workload: str, tasks: int, timeout_s: float, polling_interval_s: float, concurrency: int = CONCURRENCY
+) -> dict[str, Any]:
     """N workflows through DBOS: a fresh PostgreSQL system database, one worker process.
 
     The parent creates the database, migrates it (`DBOS.migrate`), registers the queue and enqueues every
@@ -543,6 +583,7 @@ def run_dbos(workload: str, tasks: int, timeout_s: float, polling_interval_s: fl
         tasks: How many workflows to run.
         timeout_s: Give up waiting for completions after this long.
         polling_interval_s: The queue's `polling_interval_sec` (DBOS's default is 1.0).
+        concurrency: The queue's `worker_concurrency` (workflows one worker process runs at once).
 
     Returns:
         The result record (see the module docstring).
@@ -573,6 +614,7 @@ def run_dbos(workload: str, tasks: int, timeout_s: float, polling_interval_s: fl
             tasks=tasks,
             timeout_s=timeout_s,
             polling_interval_s=polling_interval_s,
+            concurrency=concurrency,
         )
     finally:
         with admin.connect() as conn:
@@ -582,7 +624,14 @@ def run_dbos(workload: str, tasks: int, timeout_s: float, polling_interval_s: fl
 
 
 def _run_dbos_on(
-    url: str, *, server_version: str, workload: str, tasks: int, timeout_s: float, polling_interval_s: float
+    url: str,
+    *,
+    server_version: str,
+    workload: str,
+    tasks: int,
+    timeout_s: float,
+    polling_interval_s: float,
+    concurrency: int,
 ) -> dict[str, Any]:
     import sqlalchemy as sa
     from dbos import DBOS, DBOSClient
@@ -594,7 +643,7 @@ def _run_dbos_on(
         # DBOS 3.4 queues live in the system database (Queue() can no longer be constructed directly).
         # worker_concurrency is the per-process limit DBOS recommends; no global limit, no rate limit.
         client.register_queue(
-            DBOS_QUEUE, worker_concurrency=CONCURRENCY, polling_interval_sec=polling_interval_s
+            DBOS_QUEUE, worker_concurrency=concurrency, polling_interval_sec=polling_interval_s
         )
         t = time.perf_counter()
         for _ in range(tasks):
@@ -639,7 +688,7 @@ def _run_dbos_on(
     _log(f"dbos: ready -> first workflow dequeued: {lag}; startup CPU {ready.cpu_s:.2f} s (excluded)")
     settings = (
         f"DBOS Transact {importlib.metadata.version('dbos')} on PostgreSQL {server_version} (fresh system "
-        f"database); queue: DBOSClient.register_queue('{DBOS_QUEUE}', worker_concurrency={CONCURRENCY}, "
+        f"database); queue: DBOSClient.register_queue('{DBOS_QUEUE}', worker_concurrency={concurrency}, "
         f"polling_interval_sec={polling_interval_s}), no global concurrency, no rate limit; worker: "
         "separate process, DBOS(config={name, system_database_url, unique executor_id, log_level WARNING}) "
         "+ DBOS.launch(), other settings default (sys_db_pool_size 20, unbounded executor thread pool); "
@@ -659,6 +708,8 @@ def _run_dbos_on(
         cpu_s=cpu_s,
         peak_rss_mib=usage.peak_rss_mib,
         settings=settings,
+        pool="threads",
+        concurrency=concurrency,
     )
 
 
@@ -712,6 +763,188 @@ def dbos_worker(url: str, executor_id: str, max_lifetime_s: float) -> None:
     DBOS.destroy(workflow_completion_timeout_sec=DBOS_DRAIN_S)
 
 
+# --- procrastinate ---------------------------------------------------------------------------------------
+
+
+def run_procrastinate(
+    workload: str, tasks: int, timeout_s: float, concurrency: int, pool_size: int
+) -> dict[str, Any]:
+    """N jobs through procrastinate: a fresh PostgreSQL database, one async worker process.
+
+    The parent creates the database, applies procrastinate's schema and defers every job (in batches of
+    1,000 with `batch_defer_async`), then starts the worker: `App.run_worker_async(concurrency=...)` in a
+    child process, which fetches jobs one at a time (procrastinate's own loop) and runs them as coroutines.
+
+    Args:
+        workload: "realistic" or "overhead".
+        tasks: How many jobs to run.
+        timeout_s: Give up waiting for completions after this long.
+        concurrency: The worker's `concurrency` (jobs run at once).
+        pool_size: The psycopg connection pool of the worker (min = max).
+
+    Returns:
+        The result record (see the module docstring).
+
+    Raises:
+        ServiceUnavailable: PostgreSQL is not reachable.
+    """
+    import psycopg
+
+    name = f"{PROCRASTINATE_DB_PREFIX}{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        raise ServiceUnavailable(f"PostgreSQL is not reachable at {PG_ADMIN}: {e}") from e
+    try:
+        server_version = str(admin.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        admin.execute(f'CREATE DATABASE "{name}"')
+        _log(f"procrastinate: created database {name}")
+        dsn = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        return _run_procrastinate_on(
+            dsn,
+            server_version=server_version,
+            workload=workload,
+            tasks=tasks,
+            timeout_s=timeout_s,
+            concurrency=concurrency,
+            pool_size=pool_size,
+        )
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        _log(f"procrastinate: dropped database {name}")
+
+
+def _run_procrastinate_on(
+    dsn: str,
+    *,
+    server_version: str,
+    workload: str,
+    tasks: int,
+    timeout_s: float,
+    concurrency: int,
+    pool_size: int,
+) -> dict[str, Any]:
+    import asyncio
+
+    import psycopg
+
+    from bench._procrastinate_app import make_app
+
+    step_s = _step_s(workload)
+
+    async def prepare() -> None:
+        app = make_app(dsn, 2)
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+            task = app.tasks[PROCRASTINATE_TASK]
+            t = time.perf_counter()
+            for start in range(0, tasks, 1000):
+                batch: list[dict[str, Any]] = [{"step_s": step_s}] * min(1000, tasks - start)
+                await task.batch_defer_async(*batch)
+            _log(f"procrastinate: deferred {tasks} jobs in {time.perf_counter() - t:.2f} s")
+
+    asyncio.run(prepare())
+    count_sql = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('succeeded', 'failed')"
+    stamps_sql = (
+        "SELECT (SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'), "
+        "(SELECT min(at) FROM procrastinate_events WHERE type = 'started'), "
+        "(SELECT max(at) FROM procrastinate_events WHERE type = 'succeeded')"
+    )
+    conn = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+
+    def finished() -> int:
+        return int(conn.execute(count_sql).fetchone()[0])  # type: ignore[index]
+
+    argv = [
+        sys.executable, "-m", "bench.peers", PROCRASTINATE_WORKER_MODE,
+        "--dsn", dsn, "--concurrency", str(concurrency), "--pool-size", str(pool_size),
+    ]  # fmt: skip
+    try:
+        with WorkerProcess(argv, "procrastinate") as worker:
+            ready = worker.wait_ready()
+            _, seen_ts = wait_for_completions(finished, tasks, worker, timeout_s)
+            usage = worker.usage()
+            succeeded, first_start, last_done = conn.execute(stamps_sql).fetchone()  # type: ignore[misc]
+    finally:
+        conn.close()
+    end_ts = last_done.timestamp() if last_done is not None else seen_ts
+    lag = f"{first_start.timestamp() - ready.ts:.3f} s" if first_start is not None else "n/a"
+    cpu_s = usage.cpu_s - ready.cpu_s
+    _log(f"procrastinate: ready -> first job started: {lag}; startup CPU {ready.cpu_s:.2f} s (excluded)")
+    settings = (
+        f"procrastinate {importlib.metadata.version('procrastinate')} (psycopg "
+        f"{importlib.metadata.version('psycopg')}) on PostgreSQL {server_version} (fresh database, "
+        f"procrastinate's schema); worker: separate process, App.run_worker_async(concurrency={concurrency}, "
+        f"queues=['{PROCRASTINATE_QUEUE}'], listen_notify=True), PsycopgConnector pool of {pool_size} "
+        f"connections, other settings default (jobs kept, delete_jobs=never); async task of {STEPS} steps "
+        f"({'await asyncio.sleep(0.5) each' if step_s else 'no-op'}), no step checkpointed, no result "
+        "stored (the job's status and events only); all jobs deferred (batch_defer_async) before the worker "
+        "started; clock: worker ready (app open) -> the last 'succeeded' event's timestamp (first job "
+        f"started {lag} after ready); worker CPU from /proc at completion minus {ready.cpu_s:.2f} s startup "
+        "CPU; peak RSS = VmHWM of the worker process"
+    )
+    return _result(
+        system="procrastinate",
+        workload=workload,
+        tasks=tasks,
+        completed=int(succeeded or 0),
+        wall_s=end_ts - ready.ts,
+        cpu_s=cpu_s,
+        peak_rss_mib=usage.peak_rss_mib,
+        settings=settings,
+        pool="asyncio",
+        concurrency=concurrency,
+    )
+
+
+def procrastinate_worker(dsn: str, concurrency: int, pool_size: int, max_lifetime_s: float) -> None:
+    """The procrastinate worker process: open the app, run the worker until SIGTERM.
+
+    Args:
+        dsn: The database (schema applied, jobs deferred).
+        concurrency: Jobs run at once.
+        pool_size: Connections in the app's pool.
+        max_lifetime_s: Exit after this long even without SIGTERM, so an orphan never lingers.
+    """
+    import asyncio
+    import logging
+
+    from bench._procrastinate_app import make_app
+
+    logging.basicConfig(level=logging.WARNING)
+
+    async def serve() -> None:
+        app = make_app(dsn, pool_size)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        async with app.open_async():
+            ready_file = os.environ.get(READY_FILE_ENV)
+            if ready_file:
+                write_ready_file(ready_file)
+            work = asyncio.create_task(
+                app.run_worker_async(
+                    concurrency=concurrency,
+                    queues=[PROCRASTINATE_QUEUE],
+                    install_signal_handlers=False,
+                    shutdown_graceful_timeout=DBOS_DRAIN_S,
+                )
+            )
+            parent, deadline = os.getppid(), time.monotonic() + max_lifetime_s
+            while not stop.is_set() and not work.done():
+                if os.getppid() != parent or time.monotonic() > deadline:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+
+    asyncio.run(serve())
+
+
 # --- command line ----------------------------------------------------------------------------------------
 
 
@@ -730,6 +963,15 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: 0 all completed, 1 some did not, 2 a service is missing.
     """
     args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == [PROCRASTINATE_WORKER_MODE]:
+        worker_parser = argparse.ArgumentParser(prog=f"python -m bench.peers {PROCRASTINATE_WORKER_MODE}")
+        worker_parser.add_argument("--dsn", required=True)
+        worker_parser.add_argument("--concurrency", type=int, required=True)
+        worker_parser.add_argument("--pool-size", type=int, required=True)
+        worker_parser.add_argument("--max-lifetime", type=float, default=3600.0)
+        pargs = worker_parser.parse_args(args_list[1:])
+        procrastinate_worker(pargs.dsn, pargs.concurrency, pargs.pool_size, pargs.max_lifetime)
+        return 0
     if args_list[:1] == [DBOS_WORKER_MODE]:
         worker_parser = argparse.ArgumentParser(prog=f"python -m bench.peers {DBOS_WORKER_MODE}")
         worker_parser.add_argument("--db-url", required=True)
@@ -744,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("system", choices=["celery", "dbos"])
+    parser.add_argument("system", choices=["celery", "dbos", "procrastinate"])
     parser.add_argument("--workload", choices=["realistic", "overhead"], required=True)
     parser.add_argument("--tasks", type=int, required=True)
     parser.add_argument(
@@ -761,6 +1003,21 @@ def main(argv: list[str] | None = None) -> int:
         default=DBOS_DEFAULT_POLLING_S,
         help="the DBOS queue's polling_interval_sec (default: DBOS's default, 1.0)",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help="the worker's concurrency: Celery's pool size, DBOS's worker_concurrency, procrastinate's",
+    )
+    parser.add_argument(
+        "--pool", choices=["threads", "gevent"], default="threads", help="celery only: the execution pool"
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=PROCRASTINATE_POOL,
+        help="procrastinate only: connections in the worker's psycopg pool",
+    )
     args = parser.parse_args(args_list)
     if args.tasks < 1:
         parser.error("--tasks must be at least 1")
@@ -770,9 +1027,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.system == "celery":
-            result = run_celery(args.workload, args.tasks, args.timeout, args.result_backend)
+            result = run_celery(
+                args.workload,
+                args.tasks,
+                args.timeout,
+                args.result_backend,
+                pool=args.pool,
+                concurrency=args.concurrency,
+            )
+        elif args.system == "dbos":
+            result = run_dbos(
+                args.workload, args.tasks, args.timeout, args.dbos_polling_interval, args.concurrency
+            )
         else:
-            result = run_dbos(args.workload, args.tasks, args.timeout, args.dbos_polling_interval)
+            result = run_procrastinate(
+                args.workload, args.tasks, args.timeout, args.concurrency, args.pool_size
+            )
     except ServiceUnavailable as e:
         _log(f"error: {e}")
         return 2
