@@ -32,6 +32,8 @@ from bench.peers import (
     write_ready_file,
 )
 
+MAX_REDIS_CONNECTIONS = 10_000  # Redis's own default maxclients
+
 # Set in the worker's environment only: the enqueuing parent sends ignore_result=False itself.
 _result_backend = os.environ.get(RESULT_BACKEND_ENV) or None
 app = Celery("bench_peers", broker=REDIS_URL, backend=_result_backend)
@@ -41,11 +43,16 @@ app.conf.update(
     task_ignore_result=_result_backend is None,
     task_default_queue=CELERY_QUEUE,
     broker_connection_retry_on_startup=True,
+    # The result backend's connection pool: redis-py caps a pool at 100 connections unless told otherwise,
+    # and a pool of 1,000 threads or greenlets storing results at once would fail the tasks over the cap.
+    redis_max_connections=MAX_REDIS_CONNECTIONS,
     # Celery's own defaults otherwise (prefetch multiplier 4, early ack): the peer as people run it.
 )
 
-# One client (and connection pool) per process, shared by the pool's threads: redis-py is thread-safe.
-_redis = redis.Redis.from_url(REDIS_URL)
+# One client (and connection pool) per process, shared by the pool's threads: redis-py is thread-safe. Up to
+# one connection per thread or greenlet counting a completion at the same moment (redis-py's default cap of
+# 100 would fail the tasks of a bigger pool).
+_redis = redis.Redis.from_url(REDIS_URL, max_connections=MAX_REDIS_CONNECTIONS)
 _first_start = threading.Event()
 
 
