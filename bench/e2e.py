@@ -25,7 +25,7 @@ Cells:
 - **fanout**: many followers of the event streams of a few running tasks on one API process: followers
   established, errors, RSS of the API process, and the delay from an event's `created_at` to its receipt.
 
-    .venv/bin/python -m bench.e2e                    # every cell (about 15 minutes)
+    .venv/bin/python -m bench.e2e                    # every cell (about 20 minutes)
     .venv/bin/python -m bench.e2e --quick            # a smoke run (small N, seconds per cell)
     .venv/bin/python -m bench.e2e --only runs --topologies a b --clients 1 10 50 --latencies 0
     .venv/bin/python -m bench.e2e cell runs --topology b --clients 50 --duration 20
@@ -919,6 +919,16 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 _IDLE_LEAVES = ("Condition.wait", "Event.wait", "select", "poll", "_worker", "sleep")
 
 
+def _idle_lines() -> set[tuple[str, str]]:
+    """(file, line) of waits py-spy sees as busy: an aiosqlite connection thread waiting for work."""
+    with contextlib.suppress(ImportError, OSError):
+        import aiosqlite.core
+
+        source = Path(aiosqlite.core.__file__).read_text().splitlines()
+        return {("aiosqlite/core.py", str(n)) for n, line in enumerate(source, 1) if "= tx.get()" in line}
+    return set()
+
+
 def _module_of(path: str, depth: int = 2) -> str:
     """A frame file's module, `depth` names deep (3 for ours): `sqlalchemy.orm`, `agentic.api.security`."""
     path = path.replace("\\", "/")
@@ -943,6 +953,7 @@ def summarise_profile(path: str, top: int = 25, under: str | None = None) -> str
     inclusive_package: Counter[str] = Counter()
     ours: Counter[str] = Counter()
     total = idle = 0
+    idle_lines = _idle_lines()
     for line in Path(path).read_text().splitlines():
         stack_text, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
@@ -952,7 +963,7 @@ def summarise_profile(path: str, top: int = 25, under: str | None = None) -> str
             continue
         count = int(count_text)
         leaf = frames[-1]
-        if leaf["func"].endswith(_IDLE_LEAVES):
+        if leaf["func"].endswith(_IDLE_LEAVES) or (leaf["file"], leaf["line"]) in idle_lines:
             idle += count
             continue
         total += count
