@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -313,52 +313,81 @@ async def _insert_claimed(
     return task
 
 
-# The fair-claim window: a claim ranks at most this many queued tasks (or its over-fetch, if larger), the
-# first ones in the queue's global order (priority, then age), read in that order from the partial index
-# `ix_tasks_claim_order`. A claim's cost then no longer grows with the depth of the queue.
-CLAIM_WINDOW = 2000
-
 # Spelled out, not bound: the partial index's predicate must appear as such in the query for PostgreSQL (in a
 # generic plan) and SQLite to use the index.
 _IS_QUEUED = Task.__table__.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
 
 
-def _candidates(now: Any, limit: Any, window: Any, *, columns: bool = False) -> Any:
-    """The next runnable tasks, fair across organisations and within every agent's concurrency limit.
+def _agent_heads(now: Any, per_agent: Any) -> Any:
+    """The first `per_agent` runnable queued tasks of every agent that has any, in claim order (PostgreSQL).
 
-    Only the first `window` runnable tasks in the queue's global order (priority, then age: an index-ordered
-    `LIMIT`) are ranked. Within them, tasks are ranked per organisation (each organisation's best task, then
-    each one's second best, …) so that one organisation's backlog cannot starve the others; priority and age
-    order the tasks within an organisation. The window is a prefix of that global order, so every rank is the
-    same as over the whole queue: what the window changes is only that a task further back than `window`
-    waits until the tasks ahead of it are fewer. A task of an agent with a limit is a candidate only while
-    its rank among the agent's queued tasks plus the agent's running tasks stays within the limit.
+    The agents are enumerated by a recursive skip scan of the partial index `ix_tasks_claim_agent_order` (one
+    index probe per agent, however many tasks each has queued), and each agent's head is read from the same
+    index with a `LIMIT` (`LATERAL`). What this returns grows with the number of agents that have work
+    queued, never with the depth of any queue.
+
+    The ranking over these heads is the ranking over the whole queue, for any claim of at most `per_agent`
+    tasks: a task further back than `per_agent` in its agent's queue has at least `per_agent` tasks of the
+    same organisation and agent ahead of it, so it ranks behind all of them, in its organisation and under
+    its agent's limit alike.
     """
-    order = (Task.priority.desc(), Task.run_at, Task.id)
-    # Everything the ranking needs is read here (once), so the ranking never goes back to the whole table.
-    first = (
+    tasks: Any = Task.__table__
+    probe = tasks.alias("probe")
+    queued = probe.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
+    # `ORDER BY … LIMIT 1`, not `min()`: PostgreSQL has no `min(uuid)`, and this reads one index entry.
+    lowest = select(probe.c.agent_id).where(queued).order_by(probe.c.agent_id).limit(1).scalar_subquery()
+    agents = select(lowest.label("agent_id")).cte("agents", recursive=True)
+    following = (
+        select(probe.c.agent_id)
+        .where(queued, probe.c.agent_id > agents.c.agent_id)
+        .order_by(probe.c.agent_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    agents = agents.union_all(select(following).where(agents.c.agent_id.is_not(None)))
+    head = (
+        select(Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
+        .where(_IS_QUEUED, Task.agent_id == agents.c.agent_id, Task.run_at <= now)
+        .order_by(Task.priority.desc(), Task.run_at, Task.id)
+        .limit(per_agent)
+        .lateral("head")
+    )
+    return select(head).select_from(agents.join(head, true())).cte("queue")
+
+
+def _whole_queue(now: Any) -> Any:
+    """Every runnable queued task (SQLite: no `LATERAL`; the embedded default ranks its whole queue)."""
+    return (
         select(Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
         .where(_IS_QUEUED, Task.run_at <= now)
-        .order_by(*order)
-        .limit(window)
-        .cte("head")
+        .cte("queue")
     )
-    # Running tasks are counted for the agents in the window only (an index lookup each, not a scan).
+
+
+def _candidates(first: Any, limit: Any, *, columns: bool = False) -> Any:
+    """The next runnable tasks among `first`, fair across organisations and within every agent's limit.
+
+    Ranked per organisation (each organisation's best task, then each one's second best, …) so that one
+    organisation's backlog cannot starve the others; priority and age order the tasks within an organisation.
+    A task of an agent with a limit is a candidate only while its rank among the agent's queued tasks plus the
+    agent's running tasks stays within the limit.
+    """
+    # Running tasks are counted for the agents with queued tasks only (an index lookup each, not a scan).
     running = (
         select(Task.agent_id.label("agent_id"), func.count().label("running"))
         .where(Task.state == TaskState.RUNNING, Task.agent_id.in_(select(first.c.agent_id)))
         .group_by(Task.agent_id)
         .subquery()
     )
-    in_head = (first.c.priority.desc(), first.c.run_at, first.c.id)
+    order = (first.c.priority.desc(), first.c.run_at, first.c.id)
     queued = (
         select(
             first.c.id.label("id"),
             first.c.priority.label("priority"),
             first.c.run_at.label("run_at"),
             first.c.concurrency_limit.label("cap"),
-            func.row_number().over(partition_by=first.c.org_id, order_by=in_head).label("org_rank"),
-            func.row_number().over(partition_by=first.c.agent_id, order_by=in_head).label("agent_rank"),
+            func.row_number().over(partition_by=first.c.org_id, order_by=order).label("org_rank"),
+            func.row_number().over(partition_by=first.c.agent_id, order_by=order).label("agent_rank"),
             func.coalesce(running.c.running, 0).label("running"),
         )
         .select_from(first.outerjoin(running, running.c.agent_id == first.c.agent_id))
@@ -448,8 +477,8 @@ def _lock_candidates() -> Any:
     # functions stay in a derived table, and only the `tasks` rows are locked (`FOR UPDATE OF tasks`). Rows
     # another claimer holds are skipped, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would skip them.
     tasks: Any = Task.__table__
-    params: tuple[Any, ...] = (bindparam("c_now"), bindparam("c_limit"), bindparam("c_window"))
-    ranked = _candidates(*params, columns=True).subquery("ranked")
+    first = _agent_heads(bindparam("c_now"), bindparam("c_head"))
+    ranked = _candidates(first, bindparam("c_limit"), columns=True).subquery("ranked")
     return (
         select(tasks.c.id, tasks.c.agent_id, tasks.c.concurrency_limit)
         .join(ranked, ranked.c.id == tasks.c.id)
@@ -461,7 +490,7 @@ def _lock_candidates() -> Any:
 
 
 # Built once: constructing these expressions costs more CPU than running them (idle claim latency).
-_CANDIDATES = _candidates(bindparam("c_now"), bindparam("c_limit"), bindparam("c_window"))
+_CANDIDATES = _candidates(_whole_queue(bindparam("c_now")), bindparam("c_limit"))
 _LOCK_CANDIDATES = _lock_candidates()
 _CLAIM_IDS = _claim_statement(Task.__table__.c.id.in_(bindparam("c_ids", expanding=True)))
 _CLAIM_NEXT = _claim_statement(Task.__table__.c.id.in_(_CANDIDATES.scalar_subquery()))
@@ -512,7 +541,9 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
         fetch = limit * 4 + 16
         locked = await session.execute(
             _LOCK_CANDIDATES,
-            {"c_now": now, "c_limit": fetch, "c_window": max(CLAIM_WINDOW, fetch), "c_take": limit},
+            # Each agent's head holds the claim and a margin for rows other claimers hold: enough for the
+            # ranking to be the whole queue's (see `_agent_heads`); the over-fetch is across agents.
+            {"c_now": now, "c_limit": fetch, "c_head": limit + 16, "c_take": limit},
         )
         ids = await _within_limits_postgres(session, list(locked.all()), limit)
         if not ids:
@@ -522,8 +553,7 @@ async def claim_tasks(session: AsyncSession, *, worker_id: str, limit: int, leas
     else:
         # SQLite has one writer at a time: a single UPDATE over the subquery is atomic (a separate SELECT
         # first would leave a stale read snapshot that cannot be upgraded to a write).
-        window = max(CLAIM_WINDOW, limit)
-        rows = (await session.execute(_CLAIM_NEXT, params | {"c_limit": limit, "c_window": window})).all()
+        rows = (await session.execute(_CLAIM_NEXT, params | {"c_limit": limit})).all()
     claimed = [
         Claimed(
             lease=Lease(task_id=row.id, attempt=row.attempt, worker_id=worker_id),

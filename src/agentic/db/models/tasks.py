@@ -95,10 +95,11 @@ class Task(TenantScoped, IdMixin, TimestampMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
 
 
-# The claim's window (engine.store._candidates): queued tasks in claim order (priority, then age), read in
-# that order with a LIMIT. Partial: only queued tasks are in it, however many tasks the table keeps.
+# Bounded claims (engine.store._agent_heads): queued tasks by agent in claim order (priority, then age); the
+# agents are found by a skip scan and each one's head is read with a LIMIT. Partial: queued tasks only.
 Index(
-    "ix_tasks_claim_order",
+    "ix_tasks_claim_agent_order",
+    Task.agent_id,
     Task.priority.desc(),
     Task.run_at,
     Task.id,

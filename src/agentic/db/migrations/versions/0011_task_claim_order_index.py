@@ -1,8 +1,8 @@
-"""Tasks: a partial index of the queued tasks in claim order, for the claim's bounded window.
+"""Tasks: a partial index of the queued tasks by agent, in claim order, for bounded claims.
 
-A claim ranks only the first queued tasks in the queue's global order (priority, then age), read in that
-order with a `LIMIT` from this index, so its cost no longer grows with the depth of the queue. Partial:
-only queued tasks are in it, however many finished tasks the table keeps.
+On PostgreSQL a claim ranks only the head of each agent's queue (priority, then age): the agents are found
+by a skip scan of this index and each head is read from it with a `LIMIT`, so a claim's cost no longer grows
+with the depth of a queue. Partial: only queued tasks are in it, however many finished tasks the table keeps.
 
 Revision ID: 0011
 Revises: 0010
@@ -22,9 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_tasks_claim_order",
+        "ix_tasks_claim_agent_order",
         "tasks",
-        [sa.text("priority DESC"), "run_at", "id"],
+        ["agent_id", sa.text("priority DESC"), "run_at", "id"],
         unique=False,
         postgresql_where=sa.text("state = 'queued'"),
         sqlite_where=sa.text("state = 'queued'"),
@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_tasks_claim_order", table_name="tasks")
+    op.drop_index("ix_tasks_claim_agent_order", table_name="tasks")
