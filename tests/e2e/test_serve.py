@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -83,6 +84,9 @@ def test_worker_process_starts_and_stops_gracefully(tmp_path: Path, database_url
         code = _stop(proc)
     assert code == 0, log.read_text()
     assert "worker.stopped" in log.read_text()
+    # On uvloop, as `agentic serve` (on asyncio's loop, socket writes were a quarter of its CPU; issue 14).
+    started = next(json.loads(line) for line in log.read_text().splitlines() if '"worker.started"' in line)
+    assert started["event_loop"] == "uvloop", started
 
 
 def test_worker_refuses_an_unmigrated_database(tmp_path: Path, empty_database_url: str) -> None:
