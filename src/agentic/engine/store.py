@@ -318,21 +318,12 @@ async def _insert_claimed(
 _IS_QUEUED = Task.__table__.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
 
 
-def _agent_heads(now: Any, per_agent: Any) -> Any:
-    """The first `per_agent` runnable queued tasks of every agent that has any, in claim order (PostgreSQL).
+def _queued_agents() -> Any:
+    """Every agent with queued tasks, by a recursive skip scan of the index `ix_tasks_claim_agent_order`.
 
-    The agents are enumerated by a recursive skip scan of the partial index `ix_tasks_claim_agent_order` (one
-    index probe per agent, however many tasks each has queued), and each agent's head is read from the same
-    index with a `LIMIT` (`LATERAL`). What this returns grows with the number of agents that have work
-    queued, never with the depth of any queue.
-
-    The ranking over these heads is the ranking over the whole queue, for any claim of at most `per_agent`
-    tasks: a task further back than `per_agent` in its agent's queue has at least `per_agent` tasks of the
-    same organisation and agent ahead of it, so it ranks behind all of them, in its organisation and under
-    its agent's limit alike.
+    One index probe per agent, however many tasks each has queued.
     """
-    tasks: Any = Task.__table__
-    probe = tasks.alias("probe")
+    probe: Any = Task.__table__.alias("probe")
     queued = probe.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
     # `ORDER BY … LIMIT 1`, not `min()`: PostgreSQL has no `min(uuid)`, and this reads one index entry.
     lowest = select(probe.c.agent_id).where(queued).order_by(probe.c.agent_id).limit(1).scalar_subquery()
@@ -344,24 +335,45 @@ def _agent_heads(now: Any, per_agent: Any) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    agents = agents.union_all(select(following).where(agents.c.agent_id.is_not(None)))
-    head = (
-        select(Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
-        .where(_IS_QUEUED, Task.agent_id == agents.c.agent_id, Task.run_at <= now)
-        .order_by(Task.priority.desc(), Task.run_at, Task.id)
+    return agents.union_all(select(following).where(agents.c.agent_id.is_not(None)))
+
+
+def _agent_heads(now: Any, per_agent: Any, *, lateral: bool) -> Any:
+    """The first `per_agent` runnable queued tasks of every agent that has any, in claim order.
+
+    Each agent's head is read from the index `ix_tasks_claim_agent_order` with a `LIMIT`: through `LATERAL`
+    on PostgreSQL, and on SQLite (which has none) as a correlated `IN` list that drives lookups by primary
+    key. What this returns grows with the number of agents that have work queued, never with the depth of
+    any queue.
+
+    The ranking over these heads is the ranking over the whole queue, for any claim of at most `per_agent`
+    tasks: a task further back than `per_agent` in its agent's queue has at least `per_agent` tasks of the
+    same organisation and agent ahead of it, so it ranks behind all of them, in its organisation and under
+    its agent's limit alike.
+    """
+    agents = _queued_agents()
+    columns = (Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
+    if lateral:
+        head = (
+            select(*columns)
+            .where(_IS_QUEUED, Task.agent_id == agents.c.agent_id, Task.run_at <= now)
+            .order_by(Task.priority.desc(), Task.run_at, Task.id)
+            .limit(per_agent)
+            .lateral("head")
+        )
+        return select(head).select_from(agents.join(head, true())).cte("queue")
+    inner: Any = Task.__table__.alias("inner")
+    head_ids = (
+        select(inner.c.id)
+        .where(
+            inner.c.state == literal_column(f"'{TaskState.QUEUED.value}'"),
+            inner.c.agent_id == agents.c.agent_id,
+            inner.c.run_at <= now,
+        )
+        .order_by(inner.c.priority.desc(), inner.c.run_at, inner.c.id)
         .limit(per_agent)
-        .lateral("head")
     )
-    return select(head).select_from(agents.join(head, true())).cte("queue")
-
-
-def _whole_queue(now: Any) -> Any:
-    """Every runnable queued task (SQLite: no `LATERAL`; the embedded default ranks its whole queue)."""
-    return (
-        select(Task.id, Task.org_id, Task.agent_id, Task.priority, Task.run_at, Task.concurrency_limit)
-        .where(_IS_QUEUED, Task.run_at <= now)
-        .cte("queue")
-    )
+    return select(*columns).select_from(agents.join(Task, Task.id.in_(head_ids))).cte("queue")
 
 
 def _candidates(first: Any, limit: Any, *, columns: bool = False) -> Any:
@@ -477,7 +489,7 @@ def _lock_candidates() -> Any:
     # functions stay in a derived table, and only the `tasks` rows are locked (`FOR UPDATE OF tasks`). Rows
     # another claimer holds are skipped, as a plain `… LIMIT n FOR UPDATE SKIP LOCKED` would skip them.
     tasks: Any = Task.__table__
-    first = _agent_heads(bindparam("c_now"), bindparam("c_head"))
+    first = _agent_heads(bindparam("c_now"), bindparam("c_head"), lateral=True)
     ranked = _candidates(first, bindparam("c_limit"), columns=True).subquery("ranked")
     return (
         select(tasks.c.id, tasks.c.agent_id, tasks.c.concurrency_limit)
@@ -490,7 +502,9 @@ def _lock_candidates() -> Any:
 
 
 # Built once: constructing these expressions costs more CPU than running them (idle claim latency).
-_CANDIDATES = _candidates(_whole_queue(bindparam("c_now")), bindparam("c_limit"))
+_CANDIDATES = _candidates(
+    _agent_heads(bindparam("c_now"), bindparam("c_limit"), lateral=False), bindparam("c_limit")
+)
 _LOCK_CANDIDATES = _lock_candidates()
 _CLAIM_IDS = _claim_statement(Task.__table__.c.id.in_(bindparam("c_ids", expanding=True)))
 _CLAIM_NEXT = _claim_statement(Task.__table__.c.id.in_(_CANDIDATES.scalar_subquery()))
