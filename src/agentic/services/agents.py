@@ -73,15 +73,17 @@ async def get_agent(session: AsyncSession, *, agent_id: uuid.UUID, viewer: Viewe
     return agent
 
 
-async def check_runnable(session: AsyncSession, *, agent_id: uuid.UUID, viewer: Viewer) -> None:
+async def check_runnable(session: AsyncSession, *, agent_id: uuid.UUID, viewer: Viewer) -> Agent | None:
     """Refuse to queue runs of a private agent for someone who cannot see it (404, as for a lookup).
 
-    Deleted and unknown agents are left to the task service, which refuses them too. The agent is loaded into
-    the session here, so the task service's own lookup of it costs no second query.
+    Deleted and unknown agents are left to the task service, which refuses them too. Returns the agent (None
+    if unknown), for the caller to hand on: the session's identity map keeps unchanged objects only while
+    they are referenced, so a second lookup by ID after this one returns would be a second query.
     """
     agent = await session.get(Agent, agent_id)
     if agent is not None and not _visible(agent, viewer):
         raise NotFound("Agent not found.")
+    return agent
 
 
 async def get_version(session: AsyncSession, *, agent: Agent, version: int | None = None) -> AgentVersion:

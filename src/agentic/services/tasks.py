@@ -71,11 +71,13 @@ async def create_task(
     traceparent: str | None = None,
     files: dict[str, bytes] | None = None,
     throttle: Throttle | None = None,
+    agent: Agent | None = None,
 ) -> tuple[Task, bool]:
     """Queue a run of the agent's current version; returns the task and whether it was created now.
 
     Same Idempotency-Key and same body within the window → the original task. Same key, different body → 409.
-    `files` (name → bytes) are the task's input files, stored with it in the same transaction.
+    `files` (name → bytes) are the task's input files, stored with it in the same transaction. `agent`, when
+    the caller has already loaded it in this session, saves a query.
     """
     given = files or {}
     fingerprint = request_fingerprint(
@@ -95,7 +97,8 @@ async def create_task(
             # Past the window the key is forgotten: free it for this request.
             existing.idempotency_key = None
             await session.flush()
-    agent = await session.get(Agent, agent_id)
+    if agent is None or agent.id != agent_id:
+        agent = await session.get(Agent, agent_id)
     if agent is None or agent.deleted_at is not None:
         raise NotFound("Agent not found.")
     version = await session.scalar(

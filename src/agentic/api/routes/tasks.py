@@ -102,9 +102,8 @@ async def create_task(
     """201 new; 200 when `Idempotency-Key` repeats an earlier identical request; 409 when it differs."""
     if body.run_at is not None and body.run_at.tzinfo is None:
         raise InvalidInput("`run_at` needs a time zone.", details=[{"loc": ["body", "run_at"]}])
-    # A private agent runs only for those who can see it. This loads the agent into the session, so the task
-    # service's own lookup of it is answered without another query.
-    await agents_service.check_runnable(
+    # A private agent runs only for those who can see it; the agent loaded for that is the one the task runs.
+    agent = await agents_service.check_runnable(
         session,
         agent_id=body.agent_id,
         viewer=agents_service.Viewer(principal.user_id, principal.can(Permission.AGENTS_MANAGE)),
@@ -123,6 +122,7 @@ async def create_task(
         # An invalid header is ignored (W3C); without one the task starts a trace of its own.
         traceparent=parse_traceparent(traceparent) or new_traceparent(),
         throttle=resources.throttle,
+        agent=agent,
         files=service.decode_files(
             [(f.name, f.content_base64) for f in body.files],
             max_files=settings.tools.max_input_files,
