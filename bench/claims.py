@@ -23,15 +23,14 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.engine import (
-    REPO,
     STEPS,
     _bulk_enqueue,
+    _cell,
     _count_finished,
     _database,
     _log,
@@ -179,18 +178,7 @@ async def cell(db: str, queued: int, drain: int, repeat: int, plan: bool) -> dic
 
 
 def _run_cell(*args: str) -> dict[str, Any]:
-    _log(f"  running: claims cell {' '.join(args)}")
-    out = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.claims", "cell", *args],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"cell {args} failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return _cell(*args, module="bench.claims", timeout_s=1800)
 
 
 def main() -> None:

@@ -658,15 +658,16 @@ async def run_worker(
 # --- orchestration --------------------------------------------------------------------------------------
 
 
-def _cell(*args: str) -> dict[str, Any]:
-    _log(f"  running: {' '.join(args)}")
+def _cell(*args: str, module: str = "bench.engine", timeout_s: float = 900) -> dict[str, Any]:
+    """Run one cell in a fresh process (`python -m MODULE cell ARGS…`); its last output line, as JSON."""
+    _log(f"  running: {module} cell {' '.join(args)}")
     out = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.engine", "cell", *args],
+        [sys.executable, "-m", module, "cell", *args],
         check=False,
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout_s,
     )
     if out.returncode != 0:
         raise RuntimeError(f"cell {args} failed:\n{out.stderr[-3000:]}")

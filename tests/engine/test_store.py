@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -651,21 +652,28 @@ async def test_an_agents_tasks_with_and_without_a_limit_are_claimed_alike_on_bot
     assert (await _state(sessions, newer.id)).state is TaskState.QUEUED
 
 
+async def _another_org(
+    sessions: async_sessionmaker[AsyncSession], slug: str
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A second organisation with an agent and its version 1 (as the `agent` fixture's tuple)."""
+    async with sessions() as session:
+        org = Organization(name=slug.title(), slug=slug, settings={})
+        session.add(org)
+        await session.flush()
+        other_agent = Agent(org_id=org.id, name=slug[0])
+        session.add(other_agent)
+        await session.flush()
+        version = AgentVersion(org_id=org.id, agent_id=other_agent.id, version=1, config={})
+        session.add(version)
+        await session.commit()
+        return org.id, other_agent.id, version.id
+
+
 async def test_claims_are_fair_across_organisations(
     sessions: async_sessionmaker[AsyncSession], agent: Any
 ) -> None:
     big = [(await _enqueue(sessions, agent)).id for _ in range(10)]
-    async with sessions() as session:
-        small_org = Organization(name="Small", slug="small", settings={})
-        session.add(small_org)
-        await session.flush()
-        small_agent = Agent(org_id=small_org.id, name="s")
-        session.add(small_agent)
-        await session.flush()
-        small_version = AgentVersion(org_id=small_org.id, agent_id=small_agent.id, version=1, config={})
-        session.add(small_version)
-        await session.commit()
-        small = (small_org.id, small_agent.id, small_version.id)
+    small = await _another_org(sessions, "small")
     late = [(await _enqueue(sessions, small)).id for _ in range(2)]  # queued after the big backlog
     async with sessions() as session:
         first = [lease.task_id for lease in await store.claim(session, worker_id="w", limit=4, lease_s=30)]
@@ -680,17 +688,7 @@ async def test_a_deep_queue_does_not_starve_another_organisation(
     depth); the ranking must still be the whole queue's: a task of another organisation, enqueued behind 60
     of a busy one's (three times a claim's head of 20), is served in the very next claim."""
     big = [(await _enqueue(sessions, agent)).id for _ in range(60)]
-    async with sessions() as session:
-        other = Organization(name="Other", slug="other", settings={})
-        session.add(other)
-        await session.flush()
-        other_agent = Agent(org_id=other.id, name="o")
-        session.add(other_agent)
-        await session.flush()
-        other_version = AgentVersion(org_id=other.id, agent_id=other_agent.id, version=1, config={})
-        session.add(other_version)
-        await session.commit()
-    late = (await _enqueue(sessions, (other.id, other_agent.id, other_version.id))).id
+    late = (await _enqueue(sessions, await _another_org(sessions, "other"))).id
     urgent = (await _enqueue(sessions, agent, priority=5)).id
 
     async def claim(limit: int) -> list[Any]:
