@@ -209,3 +209,30 @@ async def test_a_database_outage_delays_the_stream_and_loses_nothing(
     deferred = [line for line in log_lines() if line["event"] == "streams.read_deferred"]
     assert deferred
     assert deferred[0]["fault"] == "saturated"
+
+
+async def test_a_follower_joining_while_a_read_is_under_way_misses_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range is read from the positions of the followers the reader knows; one that joins meanwhile,
+    further back, must not be moved past events it was never given (it lost events 1-3 that way)."""
+    task_id = await harness.task()
+    await harness.append(task_id, 4)  # events 1..5
+    reading, resume = asyncio.Event(), asyncio.Event()
+    real = event_feeds.tasks_service.events_in_ranges
+
+    async def paused(session: AsyncSession, *, ranges: dict[uuid.UUID, tuple[int, int]]) -> list[Any]:
+        if not resume.is_set():
+            reading.set()
+            await resume.wait()
+        return await real(session, ranges=ranges)
+
+    monkeypatch.setattr(event_feeds.tasks_service, "events_in_ranges", paused)
+    ahead = asyncio.create_task(_collect(harness.feeds, task_id, after_seq=3))
+    await asyncio.wait_for(reading.wait(), 5)  # reading (3, 5] for `ahead`
+    behind = asyncio.create_task(_collect(harness.feeds, task_id, after_seq=0))
+    await asyncio.sleep(0.05)
+    resume.set()
+    await harness.append(task_id, 1, finish=TaskState.SUCCEEDED)  # events 6, 7
+    assert [seq for seq, _ in await asyncio.wait_for(ahead, 5)] == [4, 5, 6, 7]
+    assert [seq for seq, _ in await asyncio.wait_for(behind, 5)] == [1, 2, 3, 4, 5, 6, 7]

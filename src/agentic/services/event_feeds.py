@@ -214,7 +214,8 @@ class EventFeeds:
                 continue
             state, head_seq = heads.get(task_id, (None, 0))
             if task_id in ranges:
-                self._deliver(feed, by_task.get(task_id, []), through=ranges[task_id][1])
+                low, high = ranges[task_id]
+                self._deliver(feed, by_task.get(task_id, []), low=low, through=high)
             behind = [f for f in feed.followers if not f.done and f.last < head_seq]
             if any(not f.full() for f in behind):
                 self._dirty.add(task_id)  # more than a page behind: read on at once
@@ -226,11 +227,15 @@ class EventFeeds:
                         follower.wake.set()
 
     @staticmethod
-    def _deliver(feed: _Feed, events: list[TaskEvent], *, through: int) -> None:
-        """Queue for each follower the events after its position; the range read ends at `through`."""
+    def _deliver(feed: _Feed, events: list[TaskEvent], *, low: int, through: int) -> None:
+        """Queue for each follower the events after its position, from the range (`low`, `through`] read."""
         for follower in feed.followers:
             if follower.done or follower.full():
                 continue  # a full follower keeps its position: the feed pages on from it once it drains
+            if follower.last < low:
+                # It joined (or drained) while the range was read: events before `low` are not in hand, so it
+                # keeps its position and the next read, already due, starts from it.
+                continue
             fresh = [e for e in events if e.seq > follower.last]
             if fresh:
                 follower.queue.extend(fresh)
