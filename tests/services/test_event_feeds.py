@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic.config import Settings
 from agentic.db.engine import create_engine, create_session_factory
-from agentic.db.models import Task, TaskState
+from agentic.db.models import Task, TaskEvent, TaskState
 from agentic.engine import store
 from agentic.engine.signals import SIGNALS_KEY, Signals
 from agentic.services import event_feeds
+from agentic.services import tasks as tasks_service
 from agentic.services.event_feeds import EventFeeds
 from tests.support.engine import seed_agent
 
@@ -219,15 +220,15 @@ async def test_a_follower_joining_while_a_read_is_under_way_misses_nothing(
     task_id = await harness.task()
     await harness.append(task_id, 4)  # events 1..5
     reading, resume = asyncio.Event(), asyncio.Event()
-    real = event_feeds.tasks_service.events_in_ranges
+    real = tasks_service.events_in_ranges
 
-    async def paused(session: AsyncSession, *, ranges: dict[uuid.UUID, tuple[int, int]]) -> list[Any]:
+    async def paused(session: AsyncSession, *, ranges: dict[uuid.UUID, tuple[int, int]]) -> list[TaskEvent]:
         if not resume.is_set():
             reading.set()
             await resume.wait()
         return await real(session, ranges=ranges)
 
-    monkeypatch.setattr(event_feeds.tasks_service, "events_in_ranges", paused)
+    monkeypatch.setattr(tasks_service, "events_in_ranges", paused)
     ahead = asyncio.create_task(_collect(harness.feeds, task_id, after_seq=3))
     await asyncio.wait_for(reading.wait(), 5)  # reading (3, 5] for `ahead`
     behind = asyncio.create_task(_collect(harness.feeds, task_id, after_seq=0))
