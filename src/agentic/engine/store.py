@@ -313,9 +313,13 @@ async def _insert_claimed(
     return task
 
 
-# Spelled out, not bound: the partial index's predicate must appear as such in the query for PostgreSQL (in a
-# generic plan) and SQLite to use the index.
-_IS_QUEUED = Task.__table__.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
+def _queued(table: Any) -> Any:
+    # Spelled out, not bound: the partial index's predicate must appear as such in the query for PostgreSQL
+    # (in a generic plan) and SQLite to use the index.
+    return table.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
+
+
+_IS_QUEUED = _queued(Task.__table__)
 
 
 def _queued_agents() -> Any:
@@ -324,7 +328,7 @@ def _queued_agents() -> Any:
     One index probe per agent, however many tasks each has queued.
     """
     probe: Any = Task.__table__.alias("probe")
-    queued = probe.c.state == literal_column(f"'{TaskState.QUEUED.value}'")
+    queued = _queued(probe)
     # `ORDER BY … LIMIT 1`, not `min()`: PostgreSQL has no `min(uuid)`, and this reads one index entry.
     lowest = select(probe.c.agent_id).where(queued).order_by(probe.c.agent_id).limit(1).scalar_subquery()
     agents = select(lowest.label("agent_id")).cte("agents", recursive=True)
@@ -366,7 +370,7 @@ def _agent_heads(now: Any, per_agent: Any, *, lateral: bool) -> Any:
     head_ids = (
         select(inner.c.id)
         .where(
-            inner.c.state == literal_column(f"'{TaskState.QUEUED.value}'"),
+            _queued(inner),
             inner.c.agent_id == agents.c.agent_id,
             inner.c.run_at <= now,
         )
