@@ -336,6 +336,9 @@ async def test_a_tool_that_crashes_is_a_failed_tool_step_the_model_is_told_about
     ]
     error = steps[1]["output"]["error"]
     assert error["code"] == "tool_crashed"
+    # Checkpointed as succeeded (a replay must not run it again) but read as what it was: an error.
+    assert steps[1]["outcome"] == "error"
+    assert steps[1]["error"]["code"] == "tool_crashed"
     assert error["message"].startswith("http_request failed: ValueError: unexpected kwargs: user, group")
     assert "subprocess.py" not in error["message"]
     assert json.loads(steps[1]["output"]["content"]) == {"error": error}  # what the model was shown

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.db.models import Agent, AgentVersion, AuditEvent, Role, Schedule
 from agentic.resources import Resources
+from agentic.tools import sandbox
 from tests.support.accounts import Account, make_account, make_org
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -853,3 +854,18 @@ async def test_the_tool_catalogue_lists_built_in_tools(client: httpx.AsyncClient
     # No search provider in the test settings: listed, with the reason it cannot run.
     assert tools["web_search"]["available"] is False
     assert "AGENTIC_SEARCH_PROVIDER" in tools["web_search"]["unavailable_reason"]
+
+
+async def test_the_tool_catalogue_says_why_the_python_tool_is_off(
+    client: httpx.AsyncClient, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the start-up probe found (here: no bubblewrap) is what an agent editor is told."""
+    reason = "bubblewrap (`bwrap`) is not installed on this server: the sandbox cannot run."
+    monkeypatch.setattr(sandbox, "_status", sandbox.SandboxStatus(available=False, reason=reason))
+    tools = {t["name"]: t for t in (await client.get("/v1/tools", headers=org.alice.headers)).json()}
+    assert tools["python"]["available"] is False
+    assert tools["python"]["unavailable_reason"] == reason
+    monkeypatch.setattr(sandbox, "_status", sandbox.SandboxStatus(available=True))
+    tools = {t["name"]: t for t in (await client.get("/v1/tools", headers=org.alice.headers)).json()}
+    assert tools["python"]["available"] is True
+    assert tools["python"]["unavailable_reason"] is None

@@ -94,6 +94,8 @@ def _env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
         AGENTIC_ADMIN_EMAIL=ADMIN_EMAIL,
         AGENTIC_ADMIN_PASSWORD=ADMIN_PASSWORD,
         AGENTIC_LOG_LEVEL="INFO",
+        # What `make run` and a deployment without AGENTIC_ENV run: the default environment, not "test".
+        AGENTIC_ENV="dev",
         **extra,
     )
 
@@ -366,7 +368,8 @@ async def test_redis_stopped_mid_load_readyz_stays_200_and_tasks_finish_by_polli
             assert wrong.status_code == 401, wrong.text
             assert gauge_down == 0.0
             unfinished = _unfinished_report(states, tally.accepted, [api, worker])
-            assert all(states.get(task_id) in TERMINAL for task_id in tally.accepted), unfinished
+            # Succeeded, not merely terminal: losing Redis must not cost a task its result.
+            assert all(states.get(task_id) == "succeeded" for task_id in tally.accepted), unfinished
 
             # Redis is back: readiness and the gauge say so, and signals flow again.
             async def redis_ok() -> bool:
@@ -455,6 +458,10 @@ async def test_pg_terminate_backend_rounds_under_load_never_500_and_every_accept
     assert set(tally.codes_503) <= {"database_unavailable"}, dict(tally.codes_503)
     assert tally.accepted
     assert len(states) == len(tally.accepted)
-    assert all(state in TERMINAL for state in states.values()), _unfinished_report(
+    # Succeeded, not merely terminal: a dropped connection gives a try back, it does not fail the task.
+    assert all(state == "succeeded" for state in states.values()), _unfinished_report(
         states, tally.accepted, [api]
     )
+    # The faults really reached requests: some were retried on a fresh connection or answered 503.
+    assert output.count("http.database_retried") + sum(tally.codes_503.values()) > 0, output[-2000:]
+    assert output.count("http.unhandled_error") == 0

@@ -144,8 +144,16 @@ async def _lose_the_outcome_for_good(h: Harness, task_id: uuid.UUID, fault: Faul
             if h.source is None or (task_id in h.source._held) is held:
                 break
             await asyncio.sleep(0.02)
+    gave_up = time.monotonic()
     assert await faults.fired(h.url, fault) >= 2
     await faults.remove(h.url, fault)  # … then the database is healthy again; the reaper must recover it
+    # Reclaimed within a lease and a reap interval of the job giving up: one more interval because the
+    # reaper's own first write may fail too, and a second of slack for a loaded CI machine.
+    bound_s = LEASE_S + 2 * REAP_S + 1.0
+    reclaimed = await h.until(lambda t: t.state is not TaskState.RUNNING or t.attempt > 1, task_id, bound_s)
+    waited = time.monotonic() - gave_up
+    assert reclaimed.state is not TaskState.RUNNING or reclaimed.attempt > 1, (reclaimed.state, waited)
+    assert waited < bound_s, waited
 
 
 COMPLETE_FOREVER = Fault("complete_lost", "tasks", "UPDATE", RUNNING_TO.format("succeeded"), times=1_000)
@@ -214,6 +222,13 @@ SCENARIOS: dict[str, Scenario] = {
         steps=[{"key": "a"}, {"key": "b", "fail_times": 1, "fatal": True}],
         expect=TaskState.FAILED,
         expect_runs=1,
+    ),
+    # The last try fails: the task goes dead (to the dead-letter queue); that write fails once.
+    "dead": Scenario(
+        [Fault("dead", "tasks", "UPDATE", RUNNING_TO.format("dead"))],
+        steps=[{"key": "a"}, {"key": "b", "fail_times": 10}],
+        expect=TaskState.DEAD,
+        expect_runs=3,
     ),
     "waiting": Scenario(
         [Fault("waiting", "tasks", "UPDATE", RUNNING_TO.format("waiting"))],
