@@ -132,6 +132,29 @@ async def test_every_follower_gets_the_terminal_event_last_under_racing_writes(h
         assert received[-1][1] == "task.succeeded"
 
 
+async def test_a_quiet_stream_gets_keep_alives_and_a_busy_one_does_not(harness: Harness) -> None:
+    """One sweep per process asks for keep-alives: a follower yields an empty batch once it has yielded
+    nothing for its interval, and events reset that clock."""
+    quiet, busy = await harness.task(), await harness.task()
+    seen: dict[uuid.UUID, list[int | None]] = {quiet: [], busy: []}
+
+    async def follow(task_id: uuid.UUID) -> None:
+        async for batch in harness.feeds.follow(task_id, after_seq=1, keepalive_s=0.4):
+            seen[task_id].extend([e.seq for e in batch] or [None])
+
+    followers = [asyncio.create_task(follow(t)) for t in (quiet, busy)]
+    for _ in range(12):  # 1.2 s: an event every 0.1 s keeps the busy stream from ever going quiet
+        await harness.append(busy)
+        await asyncio.sleep(0.1)
+    for task_id in (quiet, busy):
+        await harness.append(task_id, 0, finish=TaskState.SUCCEEDED)
+    await asyncio.wait_for(asyncio.gather(*followers), 5)
+    assert 2 <= seen[quiet].count(None) <= 4, seen[quiet]
+    assert seen[quiet][-1] == 2  # the terminal event, after the keep-alives
+    assert None not in seen[busy], seen[busy]
+    assert seen[busy] == list(range(2, 15))
+
+
 async def test_a_follower_far_behind_is_caught_up_a_page_at_a_time(harness: Harness) -> None:
     task_id = await harness.task()
     total = event_feeds.PAGE * 2 + 37  # with the enqueue's and the terminal event

