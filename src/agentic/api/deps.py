@@ -17,10 +17,19 @@ from agentic.resources import Resources
 from agentic.services.event_feeds import EventFeeds
 
 
-async def get_resources(request: Request) -> Resources:
-    """The process-wide resources opened by the app's lifespan."""
+def app_resources(request: Request) -> Resources:
+    """The process-wide resources opened by the app's lifespan (a plain function, for other dependencies).
+
+    Dependencies read them through this rather than declaring `ResourcesDep`: FastAPI works out a cache key
+    for every sub-dependency of every request (unwrapping each callable), which cost more than the lookup.
+    """
     resources: Resources = request.app.state.resources
     return resources
+
+
+async def get_resources(request: Request) -> Resources:
+    """The process-wide resources opened by the app's lifespan."""
+    return app_resources(request)
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
@@ -35,17 +44,17 @@ async def get_event_feeds(request: Request) -> EventFeeds:
 EventFeedsDep = Annotated[EventFeeds, Depends(get_event_feeds)]
 
 
-async def get_settings(resources: ResourcesDep) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with (not re-read from the environment)."""
-    return resources.settings
+    return app_resources(request).settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for one request; services commit explicitly, anything uncommitted is rolled back."""
-    async with resources.sessions() as session:
+    async with app_resources(request).sessions() as session:
         yield session
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 from sqlalchemy import select
 
-from agentic.api.deps import ResourcesDep, SessionDep
+from agentic.api.deps import SessionDep, app_resources
 from agentic.db.models import Membership, Role, User
 from agentic.db.tenancy import bind_session_to_org
 from agentic.errors import NotFound, PermissionDenied, Unauthenticated
@@ -37,6 +37,10 @@ PERMISSION_MARKER = "__agentic_permission__"
 
 async def request_meta(request: Request) -> RequestMeta:
     """Caller address, user agent and request ID, for throttling and auditing."""
+    return _meta(request)
+
+
+def _meta(request: Request) -> RequestMeta:
     request_id = getattr(request.state, "request_id", None)
     return RequestMeta(
         ip=request.client.host if request.client else None,
@@ -68,13 +72,14 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def get_caller(request: Request, session: SessionDep, resources: ResourcesDep) -> Caller:
+async def get_caller(request: Request, session: SessionDep) -> Caller:
     """Authenticate by bearer token, API key or session cookie (cookie + unsafe method needs the CSRF header).
 
     Raises:
         Unauthenticated: No or invalid credentials (401).
         PermissionDenied: Cookie request without a valid CSRF token (403 `csrf_failed`).
     """
+    resources = app_resources(request)
     token = _bearer(request)
     if token is not None:
         if token.startswith(API_KEY_PREFIX):
@@ -145,7 +150,7 @@ def _requested_org(request: Request) -> uuid.UUID | None:
         raise NotFound("Organisation not found.") from None
 
 
-async def get_principal(request: Request, caller: CallerDep, session: SessionDep, meta: MetaDep) -> Principal:
+async def get_principal(request: Request, caller: CallerDep, session: SessionDep) -> Principal:
     """Choose the organisation (path `org_id`, else `X-Org-Id`, else the first membership; a key's own org).
 
     Cross-tenant requests get 404: we do not confirm that another organisation exists.
@@ -177,7 +182,7 @@ async def get_principal(request: Request, caller: CallerDep, session: SessionDep
         role=role,
         permissions=permissions,
         via=caller.via,
-        meta=meta,
+        meta=_meta(request),
         session_id=caller.session_id,
         api_key_id=api_key_id,
     )

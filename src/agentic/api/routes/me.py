@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from agentic.api.deps import SessionDep
 from agentic.api.routes import API_PREFIX
-from agentic.api.security import AuthenticatedCaller, MetaDep, get_principal
+from agentic.api.security import AuthenticatedCaller, get_principal
 from agentic.errors import AgenticError
 from agentic.schemas.auth import Me, MembershipOut
 from agentic.schemas.common import error_responses
@@ -18,7 +18,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["auth"])
 @router.get(
     "/me", responses=error_responses(401), summary="Who am I, in which organisation, allowed to do what"
 )
-async def me(request: Request, caller: AuthenticatedCaller, session: SessionDep, meta: MetaDep) -> Me:
+async def me(request: Request, caller: AuthenticatedCaller, session: SessionDep) -> Me:
     """Any signed-in caller; the organisation is the one requests act in (see `X-Org-Id`)."""
     memberships = (
         [] if caller.key is not None else await list_user_organizations(session, user_id=caller.user.id)
@@ -30,7 +30,7 @@ async def me(request: Request, caller: AuthenticatedCaller, session: SessionDep,
         for m in memberships
     ]
     try:
-        principal = await get_principal(request, caller, session, meta)
+        principal = await get_principal(request, caller, session)
     except AgenticError:
         principal = None  # a user without any organisation still has an identity
     current = None
