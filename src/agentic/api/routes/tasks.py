@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -314,11 +314,18 @@ async def _stream(feeds: EventFeeds, task_id: uuid.UUID, after_seq: int) -> Asyn
 
 
 # The feed hands one event object to every follower of its task: encoded once, not once per follower (a
-# fifth of the delivery's CPU with a hundred followers per task). Events are immutable once committed.
-@functools.lru_cache(maxsize=4096)
+# fifth of the delivery's CPU with a hundred followers per task). Events are immutable once committed; an
+# encoding lives as long as its event is still on its way to someone (weak keys), so large events do not pile
+# up here.
+_encoded: weakref.WeakKeyDictionary[TaskEvent, bytes] = weakref.WeakKeyDictionary()
+
+
 def _sse(event: TaskEvent) -> bytes:
-    data = _event_out(event).model_dump_json()
-    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    encoded = _encoded.get(event)
+    if encoded is None:
+        data = _event_out(event).model_dump_json()
+        encoded = _encoded[event] = f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    return encoded
 
 
 @router.get("/tasks/{task_id}/steps", responses=error_responses(404), summary="The task's checkpointed steps")
