@@ -1,6 +1,8 @@
 """The `agentic` command line, run as real processes against both backends."""
 
+import asyncio
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentic import __version__
+from agentic import __version__, cli
 from agentic.config import Settings
 from agentic.db import migrate
 from agentic.db.engine import create_engine, create_session_factory
@@ -231,3 +233,19 @@ def test_setup_link_leads_to_the_port_the_server_runs_on(tmp_path: Path) -> None
     # Once it stopped, its address is forgotten: the configured one (AGENTIC_SERVER_HOST/PORT) again.
     assert not (tmp_path / "data" / "server.json").exists()
     assert run_cli("setup-link", env=env).stdout.startswith("http://127.0.0.1:8000/setup?token=")
+
+
+@pytest.mark.parametrize("uvloop_installed", [True, False])
+def test_the_worker_runs_on_uvloop_when_installed_and_on_asyncio_otherwise(
+    uvloop_installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both sides of the event-loop branch of `agentic worker`."""
+    if not uvloop_installed:
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` raises ImportError
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__.split(".")[0])
+
+    cli._run_on_fastest_loop(main())
+    assert seen == (["uvloop"] if uvloop_installed else ["asyncio"])

@@ -430,7 +430,7 @@ def _run_on_fastest_loop(main: Coroutine[Any, Any, None]) -> None:
     """
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
+    except ImportError:  # uvloop comes with uvicorn[standard]; a bare install may lack it
         asyncio.run(main)
         return
     uvloop.run(main)

@@ -159,3 +159,35 @@ def test_python_runs_for_a_service_that_is_not_root(tmp_path: Path) -> None:
         assert done.stdout.split()[:2] == ["0", str(uid)], done.stdout + done.stderr
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+# --- the refusals on the root side of the uid branch ------------------------------------------------------
+
+
+def test_as_root_without_setpriv_the_tool_is_off_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "setpriv" else real_which(name))
+    with pytest.raises(sandbox.SandboxUnavailable, match="setpriv"):
+        sandbox._find_tools(as_root=True)
+    assert sandbox._find_tools(as_root=False).setpriv is None  # not needed by a service user
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the refusal applies to a service running as root")
+def test_as_root_the_sandbox_never_runs_as_host_root(private_dir: Path) -> None:
+    limits = SandboxLimits(wall_seconds=10, cpu_seconds=3, host_uid=0)
+
+    async def go() -> None:
+        await run_python("print(1)", workspace=private_dir / "ws", limits=limits)
+
+    with pytest.raises(sandbox.SandboxError, match="host root"):
+        asyncio.run(go())
+    assert not (private_dir / "ws").exists()  # refused before anything was prepared
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the workspaces move only when the service runs as root")
+def test_as_root_with_no_reachable_directory_the_tool_is_off_and_says_why(
+    private_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "_reaches", lambda path, uid, gid: False)
+    with pytest.raises(sandbox.SandboxUnavailable, match="can reach neither"):
+        workspace_root(private_dir / "workspaces", LIMITS)

@@ -53,6 +53,8 @@ it('changes roles (showing the last-admin refusal), invites by email and withdra
   await fill(user, within(invitationsRegion).getByLabelText(/^email/i), 'cleo@example.com');
   await user.click(within(invitationsRegion).getByRole('button', { name: 'Invite' }));
   expect(await within(invitationsRegion).findByText('Invitation mailed to cleo@example.com.')).toBeInTheDocument();
+  // No mail server here (the default handlers): the invitation is in the local outbox, and the page says so.
+  expect(within(invitationsRegion).getByRole('note', { name: 'Where the message went' })).toHaveTextContent('written to the local outbox');
   const pending = await within(invitationsRegion).findByRole('table', { name: 'Pending invitations' });
   await user.click(within(pending).getByRole('button', { name: /withdraw the invitation to cleo@example.com/i }));
   expect(await within(invitationsRegion).findByText('No pending invitations.')).toBeInTheDocument();

@@ -73,6 +73,8 @@ it('offers a new verification link when the address is not verified', async () =
 
   expect(await screen.findByText('A new link is on its way.')).toBeInTheDocument();
   expect(resent).toEqual({ email: 'ada@example.com' });
+  // No mail server here (the default handlers): the link is in the local outbox, and the page says so.
+  expect(await screen.findByRole('note', { name: 'Where the message went' })).toHaveTextContent('written to the local outbox');
 });
 
 it('does not follow a redirect to another site', async () => {
