@@ -124,9 +124,11 @@ IN_SANDBOX_CASES: dict[str, str] = {
     "net_dns_lookup": """
         expect_oserror(socket.getaddrinfo, "example.com", 443)
     """,
+    # Read from /proc: the netlink route socket `if_nameindex` uses is refused in the sandbox.
     "net_only_loopback_interface": """
-        names = [n for _, n in socket.if_nameindex()]
+        names = [line.split(":")[0].strip() for line in open("/proc/net/dev").readlines()[2:]]
         print("CONTAINED" if names == ["lo"] else f"ESCAPED {names}")
+        expect_oserror(socket.if_nameindex)
     """,
     "read_etc_shadow": """
         expect_oserror(lambda: open("/etc/shadow").read())
@@ -331,6 +333,49 @@ IN_SANDBOX_CASES: dict[str, str] = {
     "raw_and_packet_sockets": """
         expect_oserror(socket.socket, socket.AF_PACKET, socket.SOCK_RAW, 0)
         expect_oserror(socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    """,
+    # Network namespaces do not isolate vsock (on a virtual machine: the hypervisor's port space) or netlink.
+    "vsock_listen_refused": """
+        try:
+            s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            s.bind((socket.VMADDR_CID_ANY, 5555)); s.listen()
+            print("ESCAPED: listening on vsock")
+        except OSError as exc:
+            print("CONTAINED" if exc.errno == errno.EAFNOSUPPORT else f"ESCAPED errno={exc.errno}")
+    """,
+    "netlink_refused": """
+        for proto in (0, 9, 15):   # NETLINK_ROUTE, NETLINK_AUDIT, NETLINK_KOBJECT_UEVENT
+            try:
+                socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto)
+                print(f"ESCAPED: netlink {proto}")
+            except OSError as exc:
+                print("CONTAINED" if exc.errno == errno.EAFNOSUPPORT else f"ESCAPED errno={exc.errno}")
+    """,
+    # Every family but AF_UNIX, AF_INET and AF_INET6 is refused, by socket and by socketpair, whatever the
+    # type; the three allowed ones still work (a refusal of everything would pass the rest of this case).
+    "only_unix_and_inet_socket_families": """
+        allowed = {1, 2, 10}
+        for family in range(0, 64):
+            for kind in (1, 2, 3, 5):   # SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET
+                r, e = sc(41, family, kind, 0)
+                if r >= 0:
+                    os.close(r)
+                    if family not in allowed:
+                        print(f"ESCAPED: socket family {family} type {kind}")
+                elif family not in allowed and e != errno.EAFNOSUPPORT:
+                    print(f"ESCAPED: socket family {family} type {kind}: errno {e}, not EAFNOSUPPORT")
+            pair = (ctypes.c_int * 2)()
+            r, e = sc(53, family, 1, 0, ctypes.addressof(pair))
+            if r == 0:
+                os.close(pair[0]); os.close(pair[1])
+                if family not in allowed:
+                    print(f"ESCAPED: socketpair family {family}")
+            elif family not in allowed and e != errno.EAFNOSUPPORT:
+                print(f"ESCAPED: socketpair family {family} refused with errno {e}")
+        for family in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6):
+            socket.socket(family, socket.SOCK_STREAM).close()
+        a, b = socket.socketpair(); a.close(); b.close()
+        print("CONTAINED")
     """,
     "host_unix_sockets_absent": """
         for path in ("/run/dbus/system_bus_socket", "/var/run/docker.sock", "/run/systemd/private"):

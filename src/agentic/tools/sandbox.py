@@ -19,7 +19,9 @@ Layers, outermost first:
 4. **seccomp**: a classic-BPF filter built here (no extra dependency) that kills on a foreign
    architecture, refuses x32 syscalls, and answers ``EPERM`` for kernel-level syscalls
    (see ``DENIED_SYSCALLS``), namespace flags on ``clone``, and ``TIOCSTI``/``TIOCLINUX`` ioctls;
-   ``clone3`` gets ``ENOSYS`` (its flags cannot be inspected) so libc falls back to ``clone``.
+   ``clone3`` gets ``ENOSYS`` (its flags cannot be inspected) so libc falls back to ``clone``;
+   ``socket``/``socketpair`` outside ``ALLOWED_SOCKET_FAMILIES`` (vsock, netlink, packet, …) get
+   ``EAFNOSUPPORT``.
 5. **Wall clock**: the launcher's process group is SIGKILLed at ``wall_seconds``; ``--die-with-parent``
    and the pid namespace take every sandboxed process down with it. Output beyond the caps kills the run.
    The code runs as pid 1 of its pid namespace (``--as-pid-1``): bwrap's own init would be orphaned to the
@@ -172,6 +174,7 @@ _SECCOMP_RET_ERRNO = 0x00050000
 _SECCOMP_RET_ALLOW = 0x7FFF0000
 _EPERM = 1
 _ENOSYS = 38
+_EAFNOSUPPORT = 97
 
 # offsets in struct seccomp_data: nr (u32), arch (u32), instruction_pointer (u64), args[6] (u64)
 _OFF_NR = 0
@@ -247,6 +250,14 @@ DENIED_SYSCALLS: Mapping[str, int] = {
 }
 _NR_CLONE = 56
 _NR_IOCTL = 16
+_NR_SOCKET = 41
+_NR_SOCKETPAIR = 53
+# The only address families a sandboxed program may open sockets in: AF_UNIX (pipes between its own
+# processes), AF_INET and AF_INET6 (which the empty network namespace leaves with nowhere to go). Every other
+# family is refused: AF_VSOCK and AF_NETLINK are not isolated by a network namespace (vsock reaches the
+# hypervisor's port space on a virtual machine), and the rest (packet, Bluetooth, AF_ALG, …) have no use here
+# and a long record of kernel bugs.
+ALLOWED_SOCKET_FAMILIES: Mapping[str, int] = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10}
 _NR_CLONE3 = 435
 # CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 _CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
@@ -292,6 +303,8 @@ def build_seccomp_filter() -> bytes:
     ]
     prog += [(_BPF_JEQ_K, "eperm", 0, nr) for nr in sorted(set(DENIED_SYSCALLS.values()))]
     prog += [
+        (_BPF_JEQ_K, "socket_family", 0, _NR_SOCKET),
+        (_BPF_JEQ_K, "socket_family", 0, _NR_SOCKETPAIR),
         (_BPF_JEQ_K, 0, "not_clone", _NR_CLONE),
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARG0_LO),
         (_BPF_JSET_K, "eperm", "allow", _CLONE_NS_FLAGS),
@@ -300,12 +313,23 @@ def build_seccomp_filter() -> bytes:
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARG1_LO),
         (_BPF_JEQ_K, "eperm", 0, _TIOCSTI),
         (_BPF_JEQ_K, "eperm", "allow", _TIOCLINUX),
+        # The family is an int: the kernel reads the low 32 bits of the argument only.
+        "socket_family",
+        (_BPF_LD_W_ABS, 0, 0, _OFF_ARG0_LO),
+    ]
+    families = sorted(ALLOWED_SOCKET_FAMILIES.values())
+    prog += [(_BPF_JEQ_K, "allow", 0, family) for family in families[:-1]]
+    prog += [
+        (_BPF_JEQ_K, "allow", "eafnosupport", families[-1]),
         "allow",
         (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
         "eperm",
         (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | _EPERM),
         "enosys",
         (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | _ENOSYS),
+        # What a kernel without the family answers: programs that probe families fall back cleanly.
+        "eafnosupport",
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | _EAFNOSUPPORT),
     ]
     return _assemble(prog)
 
