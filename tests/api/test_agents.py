@@ -869,3 +869,46 @@ async def test_the_tool_catalogue_says_why_the_python_tool_is_off(
     tools = {t["name"]: t for t in (await client.get("/v1/tools", headers=org.alice.headers)).json()}
     assert tools["python"]["available"] is True
     assert tools["python"]["unavailable_reason"] is None
+
+
+# --- integers at the edge ---------------------------------------------------------------------------------
+
+HUGE = 1_180_591_620_717_411_303_424  # 2**70: past SQLite's 64-bit integers and PostgreSQL's INTEGER
+
+
+async def test_integers_past_the_database_range_are_refused_with_422_not_500(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    """Issue 15: 2**63 and more in a query or path parameter gave 500 on SQLite (and 2**31 on PostgreSQL's
+    INTEGER columns). Every integer the API compares with a column is bounded where it comes in."""
+    user = org.alice
+    agent = await create(client, user)
+    task = await client.post(
+        "/v1/tasks", json={"agent_id": agent["id"], "input": {"topic": "bounds"}}, headers=user.headers
+    )
+    assert task.status_code == 201, task.text
+    task_id = task.json()["id"]
+    for huge in (2**31, 2**63, HUGE):
+        base = f"/v1/agents/{agent['id']}"
+        # (method, url, query, JSON body)
+        cases: list[tuple[str, str, dict[str, int] | None, dict[str, int] | None]] = [
+            ("GET", f"/v1/tasks/{task_id}/events", {"after": huge}, None),
+            ("GET", f"{base}/versions", {"cursor": huge}, None),
+            ("GET", f"{base}/versions/{huge}", None, None),
+            ("GET", f"{base}/diff", {"from": huge, "to": 1}, None),
+            ("GET", f"{base}/diff", {"from": 1, "to": huge}, None),
+            ("GET", f"{base}/export", {"version": huge}, None),
+            ("POST", f"{base}/rollback", None, {"version": huge}),
+            ("POST", f"{base}/clone", None, {"version": huge}),
+            ("POST", f"/v1/tasks/{task_id}/retry", None, {"from_step": huge}),
+            ("POST", f"/v1/tasks/{task_id}/retry", None, {"agent_version": huge}),
+        ]
+        for method, url, params, body in cases:
+            response = await client.request(method, url, params=params, json=body, headers=user.headers)
+            assert response.status_code == 422, (method, url, params, body, response.text)
+            assert response.json()["error"]["code"] == "validation_error", response.text
+        stream = await client.get(
+            f"/v1/tasks/{task_id}/events",
+            headers={**user.headers, "accept": "text/event-stream", "last-event-id": str(huge)},
+        )
+        assert stream.status_code == 422, stream.text

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from agentic.db.models import AgentVisibility, Role
 from agentic.llm.providers.mock import MODELS as MOCK_MODELS
 from agentic.prompts import MAX_TEMPLATE_CHARS
-from agentic.schemas.common import Schema
+from agentic.schemas.common import MAX_DB_INT, Schema
 
 # The providers the LLM gateway resolves (`LLMGateway._model`); anything else fails every run.
 ModelProvider = Literal["mock", "openai", "anthropic"]
@@ -322,7 +322,9 @@ class AgentUpdate(Schema):
 class RollbackIn(Schema):
     """Body of `POST /v1/agents/{agent_id}/rollback`."""
 
-    version: int = Field(ge=1, description="The version whose configuration becomes the new latest version.")
+    version: int = Field(
+        ge=1, le=MAX_DB_INT, description="The version whose configuration becomes the new latest version."
+    )
 
 
 class CloneIn(Schema):
@@ -330,7 +332,9 @@ class CloneIn(Schema):
 
     name: AgentName
     visibility: AgentVisibility | None = Field(default=None, description="Default: the source agent's.")
-    version: int | None = Field(default=None, ge=1, description="Version to copy; default the latest.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_DB_INT, description="Version to copy; default the latest."
+    )
 
 
 class RenderIn(Schema):
@@ -339,7 +343,7 @@ class RenderIn(Schema):
     input: dict[str, Any] = Field(
         default_factory=dict, description="Task input, checked against input_schema."
     )
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    version: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="Default: the latest version.")
 
 
 class RenderDraftIn(Schema):

@@ -6,6 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+# The largest value of an INTEGER column (PostgreSQL's 4-byte integer): event numbers, versions, step
+# positions. Every integer the API compares with such a column is bounded by it where it comes in (422), so no
+# query ever sees a number its column cannot hold (SQLite overflowed past 2**63, PostgreSQL past this: 500s).
+MAX_DB_INT = 2**31 - 1
+
 
 class Schema(BaseModel):
     """Base of API schemas: unknown fields are rejected so typos fail loudly instead of being ignored."""

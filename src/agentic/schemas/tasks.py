@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from agentic.db.models import TaskState
-from agentic.schemas.common import Schema
+from agentic.schemas.common import MAX_DB_INT, Schema
 
 
 def _relative_path(name: str) -> str:
@@ -59,12 +59,13 @@ class TaskRetry(Schema):
     from_step: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_DB_INT,
         description="Re-run from this step position on; earlier completed steps are replayed from the "
         "original. Default: replay every completed step (resume where it failed).",
     )
     input: dict[str, Any] | None = Field(default=None, description="Run with this input instead.")
     agent_version: int | None = Field(
-        default=None, ge=1, description="Run this version of the agent instead."
+        default=None, ge=1, le=MAX_DB_INT, description="Run this version of the agent instead."
     )
 
 

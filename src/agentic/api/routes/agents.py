@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from agentic.api.deps import SessionDep
@@ -35,7 +35,7 @@ from agentic.schemas.agents import (
     VersionPage,
     VersionSummary,
 )
-from agentic.schemas.common import error_responses
+from agentic.schemas.common import MAX_DB_INT, error_responses
 from agentic.security.permissions import Permission
 from agentic.services import agents as service
 
@@ -248,7 +248,9 @@ async def list_versions(
     principal: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="A `next_cursor` from the previous page.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_INT, description="A `next_cursor` from the previous page.")
+    ] = None,
 ) -> VersionPage:
     """Version numbers, authors and times; `GET …/versions/{version}` has the configuration."""
     agent = await service.get_agent(session, agent_id=agent_id, viewer=_viewer(principal))
@@ -265,7 +267,10 @@ async def list_versions(
     summary="One immutable version of an agent",
 )
 async def get_version(
-    agent_id: uuid.UUID, version: int, principal: Reader, session: SessionDep
+    agent_id: uuid.UUID,
+    version: Annotated[int, Path(ge=1, le=MAX_DB_INT)],
+    principal: Reader,
+    session: SessionDep,
 ) -> VersionOut:
     """The configuration exactly as tasks that pinned this version run it."""
     agent = await service.get_agent(session, agent_id=agent_id, viewer=_viewer(principal))
@@ -281,9 +286,11 @@ async def diff_versions(
     principal: Reader,
     session: SessionDep,
     from_version: Annotated[
-        int | None, Query(alias="from", ge=1, description="Default: `to` minus 1.")
+        int | None, Query(alias="from", ge=1, le=MAX_DB_INT, description="Default: `to` minus 1.")
     ] = None,
-    to_version: Annotated[int | None, Query(alias="to", ge=1, description="Default: the latest.")] = None,
+    to_version: Annotated[
+        int | None, Query(alias="to", ge=1, le=MAX_DB_INT, description="Default: the latest.")
+    ] = None,
 ) -> DiffOut:
     """Leaf-by-leaf changes as JSON Pointer paths with the old and new values (lists by position)."""
     agent = await service.get_agent(session, agent_id=agent_id, viewer=_viewer(principal))
@@ -357,7 +364,7 @@ async def export_agent(
     principal: Reader,
     session: SessionDep,
     format: Literal["json", "yaml"] = "json",
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_DB_INT, description="Default: the latest.")] = None,
 ) -> Response:
     """A portable document (no IDs, owner or history) that `POST /v1/agents/import` takes back."""
     agent = await service.get_agent(session, agent_id=agent_id, viewer=_viewer(principal))

@@ -16,7 +16,7 @@ from agentic.api.routes import API_PREFIX
 from agentic.api.security import Principal, require
 from agentic.db.models import StepStatus, Task, TaskEvent, TaskState, TaskStep
 from agentic.errors import InvalidInput, PermissionDenied
-from agentic.schemas.common import error_responses
+from agentic.schemas.common import MAX_DB_INT, error_responses
 from agentic.schemas.tasks import (
     AttemptOut,
     EventOut,
@@ -274,7 +274,7 @@ async def task_events(
     principal: Reader,
     session: SessionDep,
     feeds: EventFeedsDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventPage | StreamingResponse:
@@ -291,7 +291,7 @@ async def task_events(
         )
     start = after
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_DB_INT:
             raise InvalidInput("Last-Event-ID must be an event sequence number.")
         start = int(last_event_id)
     # The stream reads through the process's feed reader, in short transactions of its own: the request's
