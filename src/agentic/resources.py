@@ -21,7 +21,7 @@ from agentic.metrics import DEPENDENCY_UP
 from agentic.security.encryption import SecretBox
 from agentic.security.throttle import Throttle
 from agentic.security.tokens import TokenHasher
-from agentic.services.llm import DatabaseCredentials, DatabaseUsage
+from agentic.services.llm import DatabaseCredentials, DatabaseUsage, allow_internal_endpoints
 
 # A readiness probe must answer quickly even when a dependency hangs.
 CHECK_TIMEOUT_S = 2.0
@@ -84,7 +84,10 @@ class Resources:
             secret_box=box,
             credentials=credentials,
             llm=LLMGateway(
-                settings.llm, resolve_credential=credentials, record_usage=DatabaseUsage(sessions)
+                settings.llm,
+                resolve_credential=credentials,
+                record_usage=DatabaseUsage(sessions),
+                allow_internal_endpoints=allow_internal_endpoints(settings),
             ),
             secret_key=secret_key,
             hasher=TokenHasher(secret_key),

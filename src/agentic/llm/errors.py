@@ -73,6 +73,15 @@ class ProviderUnreachable(ProviderUnavailable):
     code = "connection_error"
 
 
+class EndpointRefused(ProviderUnreachable):
+    """The outbound guard refused the connection; nothing was sent, and asking again gets the same refusal.
+
+    The endpoint is (or now resolves to) an address the policy forbids: an internal one, in production.
+    """
+
+    retryable = False
+
+
 class StreamInterrupted(ProviderUnavailable):
     """The connection broke after the answer had begun: the stream was cut, not the server unreachable."""
 

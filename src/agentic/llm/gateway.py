@@ -37,6 +37,7 @@ from agentic.llm.redaction import redact_value
 from agentic.llm.resilience import BreakerRegistry, BreakerState, CircuitBreaker, backoff_delay
 from agentic.llm.types import LLMRequest, LLMResponse, StreamChunk, StreamDone
 from agentic.logging import get_logger
+from agentic.security.egress import endpoint_policy
 
 log = get_logger("agentic.llm")
 
@@ -171,8 +172,17 @@ class LLMGateway:
         *,
         resolve_credential: CredentialResolver | None = None,
         record_usage: UsageRecorder | None = None,
+        allow_internal_endpoints: bool = True,
     ) -> None:
+        """Create the gateway.
+
+        `allow_internal_endpoints`: whether provider clients may connect to internal addresses for an
+        organisation's credential; the platform passes `services.llm.allow_internal_endpoints(settings)` (no,
+        in production unless the operator opted in). Checked when each connection opens, whatever was checked
+        at registration.
+        """
         self.settings = settings
+        self.allow_internal_endpoints = allow_internal_endpoints
         self.breakers = BreakerRegistry(settings.breaker_failure_threshold, settings.breaker_recovery_s)
         self.limiters = LimiterRegistry(
             concurrency=settings.concurrency_per_key,
@@ -183,7 +193,7 @@ class LLMGateway:
         self._resolve = resolve_credential
         self._record_usage = record_usage
         self._mock = MockProvider()
-        self._providers: dict[tuple[str, str, str | None], Provider] = {}
+        self._providers: dict[tuple[str, str, str | None, str], Provider] = {}
 
     async def aclose(self) -> None:
         """Close every provider client."""
@@ -222,7 +232,8 @@ class LLMGateway:
         credential = await self._credential(target, context)
         fingerprint = f"{target.provider}\n{credential.base_url or ''}\n{credential.api_key}"
         key_id = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-        cache_key = (target.provider, key_id, credential.base_url)
+        # The source too: an operator's endpoint and an organisation's are guarded differently.
+        cache_key = (target.provider, key_id, credential.base_url, credential.source)
         provider = self._providers.get(cache_key)
         if provider is None:
             provider = self._providers[cache_key] = self._new_provider(target.provider, credential)
@@ -230,17 +241,28 @@ class LLMGateway:
 
     def _new_provider(self, name: str, credential: Credential) -> Provider:
         connections = self.settings.max_connections
+        # Every client connects through the guard and follows no redirect. An organisation's endpoint may
+        # reach internal addresses only where registration allows it; the operator's own endpoint (from the
+        # settings, e.g. a vLLM on the private network) is trusted to.
+        internal = self.allow_internal_endpoints or credential.source == "settings"
+        policy = endpoint_policy(allow_internal=internal)
         # Vendor SDKs load on first use: a platform on the mock provider never imports them.
         if name == "openai":
             from agentic.llm.providers.openai import OpenAIProvider  # noqa: PLC0415
 
             return OpenAIProvider(
-                api_key=credential.api_key, base_url=credential.base_url, max_connections=connections
+                api_key=credential.api_key,
+                base_url=credential.base_url,
+                max_connections=connections,
+                policy=policy,
             )
         from agentic.llm.providers.anthropic import AnthropicProvider  # noqa: PLC0415
 
         return AnthropicProvider(
-            api_key=credential.api_key, base_url=credential.base_url, max_connections=connections
+            api_key=credential.api_key,
+            base_url=credential.base_url,
+            max_connections=connections,
+            policy=policy,
         )
 
     # --- bookkeeping ----------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ names and meaning, so one mapping serves both. What the mapping must get right, 
 - A connection that breaks after the answer began is a cut stream, not an unreachable server. (The Anthropic
   SDK lets the transport's `httpx2.ReadError` out of a stream unwrapped.)
 - Upstream messages carry tracebacks and whole bodies: only the provider's own message is kept, sanitised.
+- The clients connect through the outbound guard (`agentic.security.egress`): its refusal, found in the
+  cause chain, is `EndpointRefused` (not retried); a redirect, never followed, is `unexpected_response`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import httpx2
 
 from agentic.llm.errors import (
     AuthenticationFailed,
+    EndpointRefused,
     InvalidRequest,
     LLMError,
     MalformedResponse,
@@ -37,6 +40,7 @@ from agentic.llm.errors import (
     UnexpectedResponse,
     sanitize_message,
 )
+from agentic.security.egress import refusal_in
 
 # What an upstream message may add to ours: enough to recognise the cause, never a whole body.
 UPSTREAM_MESSAGE_CHARS = 300
@@ -178,6 +182,9 @@ def translate_sdk_error(  # noqa: PLR0911  # one return per kind of failure
     Returns:
         The gateway error.
     """
+    refusal = refusal_in(exc)
+    if refusal is not None:  # the connect-time guard (agentic.security.egress): nothing was sent
+        return EndpointRefused(f"connection not opened: {refusal.message}")
     # Timeouts included: the SDK's timeout error and httpx2's are subclasses of these.
     if isinstance(exc, (sdk.APIConnectionError, httpx2.TransportError)):
         timed_out = isinstance(exc, (sdk.APITimeoutError, httpx2.TimeoutException))
@@ -192,6 +199,11 @@ def translate_sdk_error(  # noqa: PLR0911  # one return per kind of failure
             return ProviderTimeout(f"{vendor} {'stream stalled' if streaming else 'request timed out'}")
         return ProviderUnreachable(f"cannot connect to {_endpoint(exc)}: {sanitize_message(str(exc))}")
     if isinstance(exc, sdk.APIStatusError):
+        if 300 <= exc.status_code < 400:  # redirects are not followed (agentic.security.egress)
+            return UnexpectedResponse(
+                f"the {vendor} endpoint answered {exc.status_code} (a redirect) instead of a model's answer; "
+                "redirects are not followed: set the base URL to the address that answers"
+            )
         if exc.status_code < 400:  # an `event: error` inside a 200 stream
             return _stream_error(exc.body, vendor)
         _, _, message = _error_fields(exc.body)

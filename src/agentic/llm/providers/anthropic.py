@@ -1,4 +1,8 @@
-"""Anthropic Messages through the official SDK, with its aiohttp transport."""
+"""Anthropic Messages through the official SDK, with its aiohttp transport.
+
+The transport's session is `agentic.security.egress`'s: connections go only to addresses the outbound policy
+allows, checked when each connection opens (DNS rebinding included), and redirects are not followed.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +34,13 @@ from agentic.llm.types import (
     Usage,
     UsageUpdate,
 )
+from agentic.security.egress import endpoint_policy, guarded_transport
+from agentic.tools.http import Lookup, OutboundPolicy, system_lookup
 
 try:
     import anthropic
     from anthropic import AsyncAnthropic, DefaultAioHttpClient
+    from anthropic._vendor.httpx_aiohttp import AiohttpTransport
     from anthropic.types.message_create_params import MessageCreateParamsBase
 except ImportError as exc:  # pragma: no cover
     raise ImportError("The Anthropic provider needs `pip install 'anthropic[aiohttp]'`.") from exc
@@ -90,15 +97,31 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, *, api_key: str, base_url: str | None = None, max_connections: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        max_connections: int = 1000,
+        policy: OutboundPolicy | None = None,
+        lookup: Lookup = system_lookup,
+    ) -> None:
+        """`policy`: the addresses the client may connect to, checked at connect time (default: any)."""
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.client = AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
             http_client=DefaultAioHttpClient(
-                limits=httpx2.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                )
+                limits=limits,
+                transport=guarded_transport(
+                    AiohttpTransport,
+                    policy or endpoint_policy(allow_internal=True),
+                    limits=limits,
+                    lookup=lookup,
+                ),
+                follow_redirects=False,  # a redirect is an answer (`unexpected_response`), never followed
+                trust_env=False,  # no proxy from the environment: it would connect past the guard
             ),
         )
 

@@ -3,7 +3,9 @@
 Also serves every OpenAI-compatible server (vLLM, Ollama, LM Studio, OpenRouter, Azure OpenAI) through a
 base URL.
 
-Uses the SDK's aiohttp transport: httpx's per-request CPU cost grows with concurrency, aiohttp's does not.
+Uses the SDK's aiohttp transport: httpx's per-request CPU cost grows with concurrency, aiohttp's does not. Its
+session is `agentic.security.egress`'s: connections go only to addresses the outbound policy allows, checked
+when each connection opens (DNS rebinding included), and redirects are not followed.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ from agentic.llm.types import (
     Usage,
     UsageUpdate,
 )
+from agentic.security.egress import endpoint_policy, guarded_transport
+from agentic.tools.http import Lookup, OutboundPolicy, system_lookup
 
 try:
     import openai
     from openai import AsyncOpenAI, DefaultAioHttpClient
+    from openai._vendor.httpx_aiohttp import AiohttpTransport
     from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 except ImportError as exc:  # pragma: no cover - the dependency is pinned; the hint is for trimmed installs
     raise ImportError("The OpenAI provider needs `pip install 'openai[aiohttp]'`.") from exc
@@ -88,17 +93,32 @@ class OpenAIProvider:
     """One OpenAI (or compatible) account: API key, base URL and a pooled aiohttp-backed client."""
 
     def __init__(
-        self, *, api_key: str, base_url: str | None = None, max_connections: int = 1000, name: str = "openai"
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        max_connections: int = 1000,
+        name: str = "openai",
+        policy: OutboundPolicy | None = None,
+        lookup: Lookup = system_lookup,
     ) -> None:
+        """`policy`: the addresses the client may connect to, checked at connect time (default: any)."""
         self.name = name
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.client = AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,  # the gateway retries, with backoff, breaker and fallback it can see and record
             http_client=DefaultAioHttpClient(
-                limits=httpx2.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                )
+                limits=limits,
+                transport=guarded_transport(
+                    AiohttpTransport,
+                    policy or endpoint_policy(allow_internal=True),
+                    limits=limits,
+                    lookup=lookup,
+                ),
+                follow_redirects=False,  # a redirect is an answer (`unexpected_response`), never followed
+                trust_env=False,  # no proxy from the environment: it would connect past the guard
             ),
         )
 
