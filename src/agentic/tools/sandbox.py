@@ -48,7 +48,7 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -557,6 +557,11 @@ def _safe_relpath(name: str) -> tuple[str, ...]:
 
 def _open_dir_nofollow(name: str, *, dir_fd: int | None, create: bool) -> int:
     if create:
+        # Code in an earlier call of the same attempt may have replaced the directory with a symlink or a
+        # file (the workspace is writable inside): remove that (never follow it) and make the directory again.
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                os.unlink(name, dir_fd=dir_fd)
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o755, dir_fd=dir_fd)
     fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -611,6 +616,31 @@ def _prepare_workspace(
         os.close(ws_fd)
 
 
+def _output_name(name: str) -> str:
+    """`name` if it is text; an undecodable name (surrogates from `os.listdir`) is refused as a tool error."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        # No database or JSON document can hold it; it used to fail the attempt when the file was stored.
+        raise SandboxError(
+            "An output file's name is not valid UTF-8; name the files in out/ with text.",
+            details={"name": ascii(name)},
+        ) from None
+    return name
+
+
+def _read_output(dir_fd: int, name: str, budget: int) -> bytes | None:
+    """Up to `budget` + 1 bytes of a regular file (None if it is gone or not a regular file when opened)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(max(budget, 0) + 1)
+
+
 def _collect_outputs(workspace: Path, limits: SandboxLimits) -> tuple[dict[str, bytes], bool]:
     """Read regular files under ``out/`` (no symlinks, fifos or devices followed), within the caps."""
     files: dict[str, bytes] = {}
@@ -621,46 +651,46 @@ def _collect_outputs(workspace: Path, limits: SandboxLimits) -> tuple[dict[str, 
     except OSError:
         return files, False
     stack: list[tuple[int, str, int]] = [(root, "", 0)]
-    while stack:
-        dir_fd, prefix, depth = stack.pop()
-        try:
-            for entry in sorted(os.listdir(dir_fd)):
-                rel = f"{prefix}{entry}"
-                try:
-                    st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    if depth < 8:
-                        with contextlib.suppress(OSError):
-                            stack.append(
-                                (_open_dir_nofollow(entry, dir_fd=dir_fd, create=False), rel + "/", depth + 1)
-                            )
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue  # symlinks, fifos, sockets, devices: never opened on the host
-                if len(files) >= limits.max_output_files:
-                    truncated = True
-                    continue
-                budget = min(limits.max_file_bytes, limits.max_output_total_bytes - total)
-                try:
-                    fd = os.open(
-                        entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
-                    )
-                except OSError:
-                    continue
-                with os.fdopen(fd, "rb") as f:
-                    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+    try:
+        while stack:
+            dir_fd, prefix, depth = stack.pop()
+            try:
+                for entry in sorted(os.listdir(dir_fd)):
+                    rel = _output_name(f"{prefix}{entry}")
+                    try:
+                        st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+                    except OSError:
                         continue
-                    data = f.read(max(budget, 0) + 1)
-                if len(data) > budget:
-                    truncated = True
-                    data = data[: max(budget, 0)]
-                files[rel] = data
-                total += len(data)
-        finally:
-            os.close(dir_fd)
+                    if stat.S_ISDIR(st.st_mode):
+                        if depth < 8:
+                            with contextlib.suppress(OSError):
+                                sub = _open_dir_nofollow(entry, dir_fd=dir_fd, create=False)
+                                stack.append((sub, rel + "/", depth + 1))
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
+                        continue  # symlinks, fifos, sockets, devices: never opened on the host
+                    if len(files) >= limits.max_output_files:
+                        truncated = True
+                        continue
+                    budget = min(limits.max_file_bytes, limits.max_output_total_bytes - total)
+                    data = _read_output(dir_fd, entry, budget)
+                    if data is None:
+                        continue
+                    if len(data) > budget:
+                        truncated = True
+                        data = data[: max(budget, 0)]
+                    files[rel] = data
+                    total += len(data)
+            finally:
+                os.close(dir_fd)
+    finally:
+        _close_all(fd for fd, _, _ in stack)  # directories queued but unread when an error stopped the walk
     return files, truncated
+
+
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 class _Capture:
