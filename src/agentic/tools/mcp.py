@@ -43,9 +43,9 @@ timed out. Here:
 `trust_env` off (no proxy variables, no ``.netrc`` credentials from our environment) and redirects followed
 only within the URL's origin (the SDK's rule). SSRF policy is the caller's: pass `policy` to check the URL
 with `agentic.tools.http` before connecting (scheme, port, credentials, domain allowlist, and every address
-the host resolves to). The HTTP client then resolves the name again to connect, so unlike
-`agentic.tools.http`'s own requests this is not pinned against DNS rebinding; pinning needs a custom
-`httpcore2` network backend, a later step.
+the host resolves to). With a policy the client's transport is `agentic.security.egress`'s: every connection
+(a same-origin redirect's too) resolves through the tools' guard and connects only to the addresses it
+checked, so a name that rebinds to an internal address after the check is refused when the connection opens.
 """
 
 from __future__ import annotations
@@ -77,10 +77,12 @@ from mcp import types as mcp_types
 from mcp.client import Transport
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
+from openai._vendor.httpx_aiohttp import AiohttpTransport  # the same vendored copy the LLM providers use
 from pydantic import ValidationError
 
 from agentic import __version__
 from agentic.errors import AgenticError, InvalidInput
+from agentic.security.egress import guarded_transport
 from agentic.tools.http import OutboundPolicy, OutboundRefused, check_address, check_url, system_lookup
 
 __all__ = ["HttpServer", "McpServerSpec", "McpTool", "StdioServer", "call_tool", "list_tools"]
@@ -400,6 +402,9 @@ async def _transport(
         trust_env=False,
         follow_redirects=False,  # the SDK follows same-origin redirects itself
         event_hooks={"response": [record_status]},
+        # With a policy, connections are pinned to the addresses the guard checked when they open (so a name
+        # that answers differently now than at the check above, DNS rebinding, is refused).
+        transport=None if policy is None else guarded_transport(AiohttpTransport, policy),
     )
     await stack.enter_async_context(http)
     return streamable_http_client(url, http_client=http)
