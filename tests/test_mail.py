@@ -15,6 +15,7 @@ import pytest
 
 from agentic.config import Environment, Settings, SmtpSettings
 from agentic.mail import (
+    DisabledMailer,
     EmailMessage,
     MailDeliveryError,
     OutboxMailer,
@@ -187,11 +188,14 @@ async def test_outbox_writes_files_listed_newest_first(tmp_path: Path, log_lines
     assert list_outbox(outbox, to="nobody@example.com") == []
 
     logged = [line for line in log_lines() if line.get("event") == "mail.outbox"]
-    assert [(line["to"], line["subject"], line["text"]) for line in logged] == [
-        ("ada@example.com", "first", "one https://x.test/1"),
-        ("grace@example.com", "second", "two"),
-        ("Ada <ADA@example.com>", "third", "three ✓"),
+    assert [(line["to"], line["subject"], line["read_with"]) for line in logged] == [
+        ("ada@example.com", "first", "agentic mail list"),
+        ("grace@example.com", "second", "agentic mail list"),
+        ("Ada <ADA@example.com>", "third", "agentic mail list"),
     ]
+    # Issue 15: bodies hold live links (verification, reset, invitation): never in a log line.
+    assert "text" not in logged[0]
+    assert not [line for line in log_lines() if "https://x.test/1" in json.dumps(line)]
 
 
 async def test_outbox_skips_unreadable_files(tmp_path: Path) -> None:
@@ -231,6 +235,28 @@ def test_create_mailer_picks_smtp_only_with_a_host(tmp_path: Path) -> None:
 
     configured = Settings.model_validate({**base, "smtp": smtp_settings("mail.example.com", 587)})
     assert isinstance(create_mailer(configured), SmtpMailer)
+
+
+async def test_production_without_a_mail_server_refuses_mail_unless_the_outbox_is_allowed(
+    tmp_path: Path, log_lines: LogLines
+) -> None:
+    """Issue 15: production wrote verification and reset links to the local outbox (and the log)."""
+    base: dict[str, Any] = {
+        "env": Environment.PRODUCTION,
+        "data_dir": tmp_path / "data",
+        "security": {"secret_key": "p" * 64},
+    }
+    refusing = create_mailer(Settings.model_validate({**base, "smtp": smtp_settings(None, 587)}))
+    assert isinstance(refusing, DisabledMailer)
+    assert [line for line in log_lines() if line.get("event") == "mail.disabled"]
+    with pytest.raises(MailDeliveryError, match="AGENTIC_SMTP_HOST"):
+        await refusing.send(EmailMessage(to="ada@example.com", subject="Verify", text="https://x.test/v?t=1"))
+    assert not (tmp_path / "data" / "outbox").exists()
+
+    allowed = smtp_settings(None, 587, allow_outbox_in_production=True)
+    assert isinstance(create_mailer(Settings.model_validate({**base, "smtp": allowed})), OutboxMailer)
+    with_host = smtp_settings("mail.example.com", 587)
+    assert isinstance(create_mailer(Settings.model_validate({**base, "smtp": with_host})), SmtpMailer)
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,11 @@ class SmtpSettings(BaseSettings):
     )
     sender: str = Field(default="Agentic <no-reply@agentic.local>", description="The From: header.")
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    allow_outbox_in_production: bool = Field(
+        default=False,
+        description="Production without a host: keep messages (with their live links) in the local outbox "
+        "instead of refusing to send them.",
+    )
 
 
 class AuthSettings(BaseSettings):

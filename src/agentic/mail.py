@@ -1,9 +1,10 @@
 """Outgoing mail: verification links, password resets, invitations.
 
-Two mailers implement one `Mailer` protocol. `SmtpMailer` delivers through the configured SMTP server
+Mailers implement one `Mailer` protocol. `SmtpMailer` delivers through the configured SMTP server
 (`AGENTIC_SMTP_*`). Without an SMTP host the embedded default is `OutboxMailer`: each message becomes a JSON
-file in `<data dir>/outbox` and a log line, so a single-machine install works (and its links can be read)
-without any mail infrastructure.
+file in `<data dir>/outbox` (and a log line without its body), so a single-machine install works (and its
+links can be read with `agentic mail list`) without any mail infrastructure. Production without an SMTP
+host refuses to send (`DisabledMailer`) unless the operator allows the outbox there.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosmtplib
 
-from agentic.config import Settings, SmtpSettings
+from agentic.config import Environment, Settings, SmtpSettings
 from agentic.ids import new_id
 from agentic.logging import get_logger
 
@@ -187,9 +188,10 @@ class StoredMail:
 class OutboxMailer:
     """Writes each message as a JSON file into a local directory instead of sending it.
 
-    The embedded default when no SMTP host is configured. Each message is also logged (`mail.outbox`,
-    including its text body) so a developer sees verification links in the server log; that is acceptable
-    only because this mailer is never used once SMTP is configured.
+    The embedded default when no SMTP host is configured (in production only when the operator allows it).
+    Each message is logged (`mail.outbox`) by recipient and subject, never with its body: bodies hold live
+    verification, reset and invitation links, and logs travel further than the data directory.
+    `agentic mail list` shows the messages and their links.
     """
 
     def __init__(self, outbox_dir: Path) -> None:
@@ -220,8 +222,8 @@ class OutboxMailer:
             id=stored.id,
             to=message.to,
             subject=message.subject,
-            text=message.text,
             path=str(self.outbox_dir),
+            read_with="agentic mail list",
         )
 
     def _write(self, message: EmailMessage) -> StoredMail:
@@ -315,17 +317,58 @@ def list_outbox(outbox_dir: Path, *, to: str | None = None, limit: int | None = 
 # --- selection and helpers -------------------------------------------------------------------------
 
 
+MailDelivery = Literal["smtp", "outbox", "disabled"]
+
+
+def mail_delivery(settings: Settings) -> MailDelivery:
+    """How this server delivers mail: through SMTP, into the local outbox, or not at all.
+
+    Production without an SMTP host does not use the outbox unless the operator allows it
+    (`AGENTIC_SMTP_ALLOW_OUTBOX_IN_PRODUCTION`): messages with live links would pile up on a server's disk
+    where nobody expects them, and nobody would receive them.
+    """
+    if settings.smtp.host:
+        return "smtp"
+    if settings.env is Environment.PRODUCTION and not settings.smtp.allow_outbox_in_production:
+        return "disabled"
+    return "outbox"
+
+
+class DisabledMailer:
+    """Production without a mail server: every message is refused, saying what to configure."""
+
+    async def send(self, message: EmailMessage) -> None:
+        """Refuse the message.
+
+        Raises:
+            MailDeliveryError: Always.
+        """
+        raise MailDeliveryError(
+            "no mail server is configured: set AGENTIC_SMTP_HOST (or AGENTIC_SMTP_ALLOW_OUTBOX_IN_PRODUCTION="
+            "true to keep messages in the local outbox)"
+        )
+
+
 def create_mailer(settings: Settings) -> Mailer:
-    """The mailer the settings call for.
+    """The mailer the settings call for (see `mail_delivery`).
 
     Args:
         settings: Platform settings.
 
     Returns:
-        `SmtpMailer` when `AGENTIC_SMTP_HOST` is set, otherwise `OutboxMailer` on `<data dir>/outbox`.
+        `SmtpMailer` when `AGENTIC_SMTP_HOST` is set; `OutboxMailer` on `<data dir>/outbox` outside
+        production or when allowed there; otherwise `DisabledMailer` (logged as `mail.disabled`).
     """
-    if settings.smtp.host:
+    delivery = mail_delivery(settings)
+    if delivery == "smtp":
         return SmtpMailer(settings.smtp)
+    if delivery == "disabled":
+        _log.warning(
+            "mail.disabled",
+            reason="production without AGENTIC_SMTP_HOST: verification, reset and invitation mail is not "
+            "sent",
+        )
+        return DisabledMailer()
     return OutboxMailer(settings.data_dir / "outbox")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentic.api.app import create_app
-from agentic.config import AdminSettings, LLMSettings, Settings, SmtpSettings
+from agentic.config import AdminSettings, Environment, LLMSettings, Settings, SmtpSettings
 from agentic.db.models import AuditEvent, Membership, Organization, Role, User
 from agentic.errors import ConfigurationError
 from agentic.services.setup import setup_token
@@ -164,6 +164,13 @@ async def test_system_info_says_where_mail_goes_and_which_providers_have_a_key(s
     configured = await info(settings)
     assert configured["mail_delivery"] == "smtp"
     assert configured["llm_providers"] == ["mock", "anthropic"]
+
+    # Production without a mail server sends nothing and keeps nothing (issue 15), unless allowed to.
+    settings.smtp = SmtpSettings(host=None)
+    settings.env = Environment.PRODUCTION
+    assert (await info(settings))["mail_delivery"] == "disabled"
+    settings.smtp = SmtpSettings(host=None, allow_outbox_in_production=True)
+    assert (await info(settings))["mail_delivery"] == "outbox"
     text = str(configured)
     assert "mail.internal.example" not in text
     assert "secret" not in text

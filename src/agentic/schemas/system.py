@@ -44,9 +44,10 @@ class SystemInfo(BaseModel):
     database_backend: Literal["sqlite", "postgresql"]
     redis_configured: bool
     needs_setup: bool
-    mail_delivery: Literal["smtp", "outbox"] = Field(
+    mail_delivery: Literal["smtp", "outbox", "disabled"] = Field(
         description="`outbox`: no mail server is configured; messages are written to the data directory's "
-        "outbox (`agentic mail list` shows them) instead of being sent."
+        "outbox (`agentic mail list` shows them) instead of being sent. `disabled`: production without a "
+        "mail server; no message is sent or kept."
     )
     llm_providers: list[Literal["mock", "openai", "anthropic"]] = Field(
         description="The providers this server has a key for, plus the offline mock. An organisation's own "

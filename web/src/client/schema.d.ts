@@ -3347,10 +3347,10 @@ export interface components {
             llm_providers: ("mock" | "openai" | "anthropic")[];
             /**
              * Mail Delivery
-             * @description `outbox`: no mail server is configured; messages are written to the data directory's outbox (`agentic mail list` shows them) instead of being sent.
+             * @description `outbox`: no mail server is configured; messages are written to the data directory's outbox (`agentic mail list` shows them) instead of being sent. `disabled`: production without a mail server; no message is sent or kept.
              * @enum {string}
              */
-            mail_delivery: "smtp" | "outbox";
+            mail_delivery: "smtp" | "outbox" | "disabled";
             /**
              * Name
              * @default agentic

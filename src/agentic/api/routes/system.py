@@ -8,6 +8,7 @@ from agentic import __version__
 from agentic.api.deps import SessionDep, SettingsDep
 from agentic.api.routes import API_PREFIX
 from agentic.api.security import PUBLIC
+from agentic.mail import mail_delivery
 from agentic.schemas.system import SystemInfo
 from agentic.services.setup import needs_setup
 
@@ -24,7 +25,7 @@ async def system_info(settings: SettingsDep, session: SessionDep) -> SystemInfo:
         redis_configured=settings.redis.url is not None,
         needs_setup=await needs_setup(session),
         # Whether, not what: the console tells people where their mail went, never the server's settings.
-        mail_delivery="smtp" if settings.smtp.host else "outbox",
+        mail_delivery=mail_delivery(settings),
         llm_providers=[
             "mock",
             *(["openai"] if settings.llm.openai_api_key is not None else []),
