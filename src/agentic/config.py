@@ -94,6 +94,11 @@ class ServerSettings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL users reach; used in printed links.")
     max_body_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
     ui_enabled: bool = True
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `/metrics` asks for. Production: required to scrape (without one "
+        "`/metrics` answers 403); elsewhere, when set.",
+    )
 
 
 class WorkerSettings(BaseSettings):

@@ -74,6 +74,7 @@ export default defineConfig({
     { name: 'journey', testMatch: /journey\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
     { name: 'screens', testMatch: /screens\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
     { name: 'operations', testMatch: /operations\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
+    { name: 'security', testMatch: /security-headers\.spec\.ts$/, dependencies: ['setup'], use: { storageState: STORAGE_STATE } },
     { name: 'first-run', testMatch: /first-run\.spec\.ts$/, use: { baseURL: SETUP_URL } },
   ],
 

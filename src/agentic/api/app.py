@@ -10,7 +10,12 @@ from fastapi.routing import APIRoute
 
 from agentic import __version__
 from agentic.api.errors import install_error_handlers
-from agentic.api.middleware import BodySizeLimitMiddleware, DatabaseErrorMiddleware, RequestContextMiddleware
+from agentic.api.middleware import (
+    BodySizeLimitMiddleware,
+    DatabaseErrorMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from agentic.api.routes import (
     agents,
     api_keys,
@@ -30,7 +35,7 @@ from agentic.api.routes import (
     webhooks,
 )
 from agentic.api.security import declared_permission
-from agentic.config import Settings, get_settings
+from agentic.config import Environment, Settings, get_settings
 from agentic.engine.worker import engine_source
 from agentic.logging import configure_logging, get_logger
 from agentic.resources import Resources
@@ -121,6 +126,8 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> FastAP
     # Added last = outermost: every response, including early refusals, carries the request ID.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: every response, including the request-context middleware's own refusals, carries them.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env is Environment.PRODUCTION)
 
     for router in ROUTERS:
         _publish_permissions(router)

@@ -37,7 +37,8 @@ export interface paths {
          *
          *     Queue gauges come from the database at scrape time, so every API replica reports the same truth; the
          *     dependency gauges (`agentic_dependency_up`) are refreshed at the same time, so a scrape shows them
-         *     without anyone probing /readyz.
+         *     without anyone probing /readyz. With `AGENTIC_SERVER_METRICS_TOKEN` set (required in production), a
+         *     scrape must send it as a bearer token.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -3921,6 +3922,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
             };
         };
     };

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agentic.api.deps import ResourcesDep
 from agentic.api.security import PUBLIC
+from agentic.config import Environment, Settings
 from agentic.engine.store import QueueStats, queue_stats
+from agentic.errors import PermissionDenied, Unauthenticated
 from agentic.logging import get_logger
 from agentic.metrics import DEPENDENCY_UP, EXPIRED_LEASES, OLDEST_QUEUED_AGE, TASKS_BY_STATE
 from agentic.resources import Resources
@@ -64,14 +67,40 @@ async def readyz(resources: ResourcesDep) -> Readiness | JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(resources: ResourcesDep) -> Response:
+def _check_scraper(request: Request, settings: Settings) -> None:
+    """`AGENTIC_SERVER_METRICS_TOKEN` as a bearer token; in production there must be one.
+
+    Metrics name routes, queue depths and error rates: in production they are not for anyone who can reach
+    the port.
+    """
+    token = settings.server.metrics_token
+    if token is None:
+        if settings.env is Environment.PRODUCTION:
+            raise PermissionDenied(
+                "Metrics need a token in production: set AGENTIC_SERVER_METRICS_TOKEN and scrape with it "
+                "as a bearer token.",
+                code="metrics_token_required",
+            )
+        return
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.get_secret_value().encode()
+    ):
+        raise Unauthenticated("Scrape /metrics with `Authorization: Bearer <AGENTIC_SERVER_METRICS_TOKEN>`.")
+
+
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, responses=error_responses(401, 403)
+)
+async def metrics(request: Request, resources: ResourcesDep) -> Response:
     """The process's metrics in the Prometheus text format, with queue health read from the database.
 
     Queue gauges come from the database at scrape time, so every API replica reports the same truth; the
     dependency gauges (`agentic_dependency_up`) are refreshed at the same time, so a scrape shows them
-    without anyone probing /readyz.
+    without anyone probing /readyz. With `AGENTIC_SERVER_METRICS_TOKEN` set (required in production), a
+    scrape must send it as a bearer token.
     """
+    _check_scraper(request, resources.settings)
     stats, _redis = await asyncio.gather(_queue_stats(resources), resources.check_redis())
     DEPENDENCY_UP.labels(dependency="database").set(0 if stats is None else 1)
     if stats is not None:
