@@ -183,7 +183,12 @@ class AuthSettings(BaseSettings):
     api_key_rotation_grace_s: Annotated[int, Field(ge=0, le=30 * 86_400)] = 86_400
     allow_signup: bool = Field(default=True, description="Self-service signup; off: invitation only.")
     require_verified_email: bool = True
-    login_attempts_per_account: Annotated[int, Field(ge=1)] = 5
+    login_attempts_per_account: Annotated[int, Field(ge=1)] = Field(
+        default=5,
+        description="Failed sign-ins to one account from one client address per window; more get a "
+        "growing delay (twice as many per four windows, four times as many per day). Another client is not "
+        "held back, so nobody can lock an account's owner out.",
+    )
     login_attempts_per_ip: Annotated[int, Field(ge=1)] = 50
     reset_requests_per_account: Annotated[int, Field(ge=1)] = 3
     throttle_window_s: Annotated[int, Field(ge=1)] = 900

@@ -5,12 +5,14 @@ Runs with the in-process limiter (embedded default) and with the Redis-backed on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from agentic.api.app import create_app
@@ -130,3 +132,47 @@ async def test_successful_login_resets_the_account_counter(
             "/v1/auth/login", json={"email": account.user.email, "password": "wrong!!!!!!!"}
         )
         assert response.status_code == 401
+
+
+def _client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address` (what the throttle keys on)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_a_strangers_failures_do_not_lock_the_owner_out(settings: Settings) -> None:
+    """Issue 15: failures counted per account let anyone lock an administrator out for the window."""
+    settings.auth = AuthSettings(login_attempts_per_account=3, login_attempts_per_ip=50)
+    app = create_app(settings, run_workers=False)
+    async with LifespanManager(app), _client_from(app, "203.0.113.7") as stranger:
+        resources: Resources = app.state.resources
+        async with resources.sessions() as db:
+            owner = await make_account(db, resources, org=await make_org(db), role=Role.ADMIN)
+        email = owner.user.email
+        guess = {"email": email, "password": "guessing!!!!"}
+        right = {"email": email, "password": PASSWORD}
+        statuses = [(await stranger.post("/v1/auth/login", json=guess)).status_code for _ in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        # Even the right password from the stranger's address waits: no guessing through the limit.
+        assert (await stranger.post("/v1/auth/login", json=right)).status_code == 429
+        async with _client_from(app, "198.51.100.20") as owners_laptop:
+            signed_in = await owners_laptop.post("/v1/auth/login", json=right)
+        assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_a_client_that_keeps_failing_waits_longer_each_time(settings: Settings) -> None:
+    settings.auth = AuthSettings(login_attempts_per_account=2, login_attempts_per_ip=50, throttle_window_s=1)
+    app = create_app(settings, run_workers=False)
+    async with LifespanManager(app), _client_from(app, "203.0.113.8") as client:
+        body = {"email": "target@example.com", "password": "guessing!!!!"}
+        for _ in range(2):
+            assert (await client.post("/v1/auth/login", json=body)).status_code == 401
+        first = await client.post("/v1/auth/login", json=body)
+        assert first.status_code == 429
+        assert int(first.headers["retry-after"]) <= 1  # the first tier: one window
+        await asyncio.sleep(1.2)
+        for _ in range(2):
+            assert (await client.post("/v1/auth/login", json=body)).status_code == 401
+        second = await client.post("/v1/auth/login", json=body)
+        assert second.status_code == 429
+        assert int(second.headers["retry-after"]) >= 2  # the second tier: up to four windows

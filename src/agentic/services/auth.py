@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
+from limits import RateLimitItem
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from agentic.logging import get_logger
 from agentic.mail import EmailMessage
 from agentic.resources import Resources
 from agentic.security.passwords import check_password_policy, hash_password, verify_password
+from agentic.security.throttle import Throttle
 from agentic.security.tokens import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, api_key_lookup, random_token
 from agentic.services.audit import record_audit_event
 from agentic.services.organizations import create_organization
@@ -377,6 +379,19 @@ async def open_session(
     )
 
 
+def _login_tiers(throttle: Throttle, attempts: int, window_s: int) -> tuple[RateLimitItem, ...]:
+    """The growing delay of failed sign-ins: `attempts` per window, twice as many per four, four per day.
+
+    A client that keeps failing waits longer each time a tier fills (the window, then four, then a day);
+    one that gets the password right starts again from nothing.
+    """
+    return (
+        throttle.limit(attempts, window_s),
+        throttle.limit(2 * attempts, 4 * window_s),
+        throttle.limit(4 * attempts, max(86_400, 4 * window_s)),
+    )
+
+
 async def login(
     session: AsyncSession, *, resources: Resources, email: str, password: str, meta: RequestMeta
 ) -> IssuedTokens:
@@ -392,11 +407,15 @@ async def login(
     email = normalise_email(email)
     auth = resources.settings.auth
     throttle = resources.throttle
-    per_account = throttle.limit(auth.login_attempts_per_account, auth.throttle_window_s)
+    per_pair = _login_tiers(throttle, auth.login_attempts_per_account, auth.throttle_window_s)
     per_ip = throttle.limit(auth.login_attempts_per_ip, auth.throttle_window_s)
     ip_key = meta.ip or "unknown"
+    # Failures count per account *and client*: a stranger's failures hold back only the stranger, never the
+    # account's owner signing in from elsewhere (a lock per account let anyone lock an administrator out).
+    pair = ("login", "account-client", email, ip_key)
     try:
-        await throttle.check(per_account, "login", "account", email)
+        for tier in reversed(per_pair):  # the longest tier that is full says how long to wait
+            await throttle.check(tier, *pair)
         await throttle.check(per_ip, "login", "ip", ip_key)
     except AgenticError:
         _audit(
@@ -416,7 +435,8 @@ async def login(
         user.password_hash if user is not None and user.password_hash else _dummy_hash(), password
     )
     if user is None or not password_ok or not user.is_active:
-        await throttle.hit(per_account, "login", "account", email)
+        for tier in per_pair:
+            await throttle.hit(tier, *pair)
         await throttle.hit(per_ip, "login", "ip", ip_key)
         _audit(
             session,
@@ -432,7 +452,8 @@ async def login(
     if auth.require_verified_email and user.email_verified_at is None:
         raise EmailNotVerified("Verify your email address first; we can send the link again.")
 
-    await throttle.clear(per_account, "login", "account", email)
+    for tier in per_pair:
+        await throttle.clear(tier, *pair)
     tokens = await open_session(session, resources=resources, user=user, meta=meta)
     user.last_login_at = utcnow()
     _audit(
