@@ -501,3 +501,59 @@ async def test_model_entries_are_checked_when_saved(
     refused = await client.post("/v1/agents", json={"name": "Checked", "model": model}, headers=user.headers)
     assert refused.status_code == 422, refused.text
     assert loc in [d["loc"] for d in refused.json()["error"]["details"]]
+
+
+# --- issue 15: tool calls and their results are redacted, or not stored, like LLM content ----------------
+
+CARD = "4111 1111 1111 1111"
+MAIL = "jane.doe@example.com"
+KEY = "sk-proj-4fG7hK2mN9pQ1rS5tV8wX3yZ"
+PII_CODE = f"print('mail {MAIL} card {CARD} key {KEY}')"
+
+
+async def _stored_rows(resources: Resources, task_id: str) -> str:
+    """Everything stored for the task's steps and events, as one text to search."""
+    from agentic.db.models import TaskEvent, TaskStep
+
+    async with resources.sessions() as db:
+        steps = (await db.scalars(select(TaskStep).where(TaskStep.task_id == uuid.UUID(task_id)))).all()
+        events = (await db.scalars(select(TaskEvent).where(TaskEvent.task_id == uuid.UUID(task_id)))).all()
+    return json.dumps([[s.input, s.output, s.error] for s in steps] + [e.data for e in events], default=str)
+
+
+@pytest.mark.parametrize("store_content", [True, False], ids=["redacted", "not-stored"])
+async def test_tool_arguments_and_results_are_redacted_or_not_stored(
+    live: tuple[httpx.AsyncClient, Resources], store_content: bool
+) -> None:
+    client, resources = live
+    async with resources.sessions() as db:
+        org = await make_org(db)
+        org.settings = {**org.settings, "store_llm_content": store_content}
+        user = await make_account(db, resources, org=org, role=Role.USER)
+        await db.commit()
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "python", "arguments": {"code": PII_CODE}}]},
+        {"text": "Done."},
+    ]
+    body = _agent(script, tools=[{"name": "python"}])
+    agent = (await client.post("/v1/agents", json=body, headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"], "input": {}}, headers=user.headers)
+    done = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert done["state"] == "succeeded", done
+
+    stored = await _stored_rows(resources, done["id"])
+    for secret in (MAIL, CARD, KEY):
+        assert secret not in stored, f"{secret} stored in plain text"
+    steps = (await client.get(f"/v1/tasks/{done['id']}/steps", headers=user.headers)).json()
+    tool = next(s for s in steps if s["kind"] == "tool")
+    (call,) = steps[0]["output"]["tool_calls"]
+    assert "sealed" in call  # kept, encrypted, for a replay that must run exactly this call
+    if store_content:
+        assert "[REDACTED:email]" in tool["input"]["arguments"]["code"]
+        assert "[REDACTED:email]" in tool["output"]["stdout"]
+        assert "[REDACTED:email]" in call["arguments"]["code"]
+    else:
+        assert tool["input"] is None
+        assert tool["output"] == {"content_stored": False, "chars": tool["output"]["chars"]}
+        assert tool["output"]["chars"] > 0
+        assert call["arguments"] is None

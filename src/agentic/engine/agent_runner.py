@@ -17,6 +17,7 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from agentic.llm import (
     ToolCall,
 )
 from agentic.llm.errors import sanitize_message
-from agentic.llm.redaction import redact
+from agentic.llm.redaction import redact, redact_value
 from agentic.logging import get_logger
 from agentic.prompts import render_prompt
 from agentic.security.encryption import DecryptionError, SecretBox
@@ -179,12 +180,14 @@ def make_agent_runner(
                 kind="llm",
                 name=targets[0].key,
                 input={"messages": len(messages)},
+                store_as=_calls_stored(box, ctx, store_content),
             )
             for key in ("input_tokens", "output_tokens"):
                 used[key] += int(result["usage"].get(key, 0))
             used["cost_usd"] = round(used["cost_usd"] + float(result.get("cost_usd") or 0.0), 8)
             calls = [
-                ToolCall(c["id"], c["name"], dict(c["arguments"])) for c in result.get("tool_calls") or []
+                ToolCall(c["id"], c["name"], _call_arguments(c, box, ctx))
+                for c in result.get("tool_calls") or []
             ]
             last_text = result.get("content") or ""
             messages.append(Message("assistant", last_text, tool_calls=tuple(calls)))
@@ -217,9 +220,12 @@ def make_agent_runner(
                     ),
                     kind="tool",
                     name=call.name,
-                    input={"arguments": call.arguments} if store_content else None,
+                    input={"arguments": redact_value(call.arguments)} if store_content else None,
+                    store_as=_tool_result_stored(store_content),
                 )
-                messages.append(Message("tool", outcome["content"], tool_call_id=call.id, name=call.name))
+                # A replay gives the model what was stored: the redacted result, or a note that none was.
+                content = outcome.get("content", _CONTENT_NOT_STORED)
+                messages.append(Message("tool", content, tool_call_id=call.id, name=call.name))
         return finish("max_steps", last_text or None)
 
     return run
@@ -319,6 +325,71 @@ async def _gate(
 def _prepare_workspace(workspace: Path) -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     workspace.chmod(0o711)  # the sandbox's unprivileged uid must be able to reach its workspace
+
+
+# What a replayed conversation shows for a tool result the organisation did not let us store.
+_CONTENT_NOT_STORED = "[the tool's result was not stored: this organisation does not store content]"
+
+
+def _sealing_owner(ctx: RunContext) -> str:
+    # Bound to the task: a sealed call copied into another task's steps does not decrypt there.
+    return f"task-tool-call:{ctx.task.id}"
+
+
+def _calls_stored(box: SecretBox | None, ctx: RunContext, store_content: bool) -> Callable[[Any], Any]:
+    """How an LLM step's tool calls are stored: redacted (or left out) for people, sealed for the replay.
+
+    A resumed run must execute exactly the calls the model made, so their arguments are kept — encrypted
+    with the process's secret box (`sealed`); what anyone reading the step sees is the redacted copy, or
+    nothing when the organisation does not store content. Without a box (an engine built without one, in
+    tests) the arguments are kept as they are, as before.
+    """
+
+    def stored(output: dict[str, Any]) -> dict[str, Any]:
+        calls = []
+        for call in output.get("tool_calls") or []:
+            arguments = call["arguments"]
+            if box is None:
+                calls.append(call)
+                continue
+            calls.append(
+                {
+                    "id": call["id"],
+                    "name": call["name"],
+                    "arguments": redact_value(arguments) if store_content else None,
+                    "sealed": box.encrypt(json.dumps(arguments), owner=_sealing_owner(ctx)),
+                }
+            )
+        return {**output, "tool_calls": calls}
+
+    return stored
+
+
+def _call_arguments(call: dict[str, Any], box: SecretBox | None, ctx: RunContext) -> dict[str, Any]:
+    """A tool call's exact arguments: this run's own, or a replayed step's sealed copy."""
+    sealed = call.get("sealed")
+    if sealed is None:
+        return dict(call["arguments"])
+    if box is None:
+        raise StepFailed("a sealed tool call cannot be replayed without the secret key", code="runner_error")
+    arguments: dict[str, Any] = json.loads(box.decrypt(sealed, owner=_sealing_owner(ctx)))
+    return arguments
+
+
+def _tool_result_stored(store_content: bool) -> Callable[[Any], Any]:
+    """A tool result as stored: redacted; without content (sizes and the error's code only) when forbidden."""
+
+    def stored(result: dict[str, Any]) -> dict[str, Any]:
+        if store_content:
+            redacted: dict[str, Any] = redact_value(result)
+            return redacted
+        kept: dict[str, Any] = {"content_stored": False, "chars": len(str(result.get("content") or ""))}
+        error = result.get("error")
+        if isinstance(error, dict):
+            kept["error"] = {"code": error.get("code"), "message": redact(str(error.get("message") or ""))}
+        return kept
+
+    return stored
 
 
 def _tool_error(code: str, message: str) -> dict[str, Any]:

@@ -138,12 +138,16 @@ class RunContext:
         name: str | None = None,
         input: Any = None,
         timeout_s: float | None = None,
+        store_as: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Run `fn` once across all attempts: replay its stored result if it already completed.
 
         A step that finishes within `STEP_START_RECORD_AFTER_S` is stored with both of its events in one
         commit when it ends; a longer one also gets its start recorded (and streamed) once that time has
         passed. Cancellation interrupts `fn` itself (the worker cancels the attempt), not just the boundary.
+
+        `store_as` turns the result into what is stored (redacted, say): this run goes on with the result
+        itself, a replay with what was stored.
         """
         self._position += 1
         stored = await self._stored_steps()
@@ -181,8 +185,9 @@ class RunContext:
             raise
         finally:
             _current_step.reset(current)
-        await step.finish(output=output)
-        stored[key] = store.StepRecord(StepStatus.SUCCEEDED, output)
+        kept = store_as(output) if store_as is not None else output
+        await step.finish(output=kept)
+        stored[key] = store.StepRecord(StepStatus.SUCCEEDED, kept)
         return output
 
     async def wait_for(
