@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterator
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import aiohttp
 import httpx2
@@ -39,10 +39,13 @@ __all__ = [
     "ANY_ADDRESS",
     "OutboundRefused",
     "endpoint_policy",
+    "guarded_sdk_client",
     "guarded_session",
     "guarded_transport",
     "refusal_in",
 ]
+
+ClientT = TypeVar("ClientT")
 
 ANY_ADDRESS: Final = frozenset({"0.0.0.0/0", "::/0"})
 """Every address: the allowance where internal endpoints are allowed (outside production, or opted in)."""
@@ -146,6 +149,34 @@ def guarded_transport(
         client=lambda: guarded_session(
             policy, limit=limits.max_connections, keepalive_timeout=limits.keepalive_expiry, lookup=lookup
         ),
+    )
+
+
+def guarded_sdk_client(
+    client_cls: Callable[..., ClientT],
+    transport_cls: AiohttpTransportType,
+    policy: OutboundPolicy | None,
+    *,
+    max_connections: int,
+    lookup: Lookup = system_lookup,
+) -> ClientT:
+    """A provider SDK's HTTP client (`DefaultAioHttpClient`) on `guarded_transport`: pooled, no redirects.
+
+    Args:
+        client_cls: The SDK's `DefaultAioHttpClient` (an `httpx2.AsyncClient`).
+        transport_cls: The same SDK's vendored `AiohttpTransport`.
+        policy: The addresses the client may connect to (None: any, the operator's own endpoints).
+        max_connections: Pool size (also the keep-alive pool's).
+        lookup: Name resolution; the system resolver unless a test injects one.
+    """
+    limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return client_cls(
+        limits=limits,
+        transport=guarded_transport(
+            transport_cls, policy or endpoint_policy(allow_internal=True), limits=limits, lookup=lookup
+        ),
+        follow_redirects=False,  # a redirect is an answer (`unexpected_response`), never followed
+        trust_env=False,  # no proxy from the environment: it would connect past the guard
     )
 
 

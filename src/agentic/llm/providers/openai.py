@@ -15,8 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-import httpx2
-
 from agentic.llm.errors import LLMError
 from agentic.llm.providers._options import split_options
 from agentic.llm.providers._sdk_errors import (
@@ -39,7 +37,7 @@ from agentic.llm.types import (
     Usage,
     UsageUpdate,
 )
-from agentic.security.egress import endpoint_policy, guarded_transport
+from agentic.security.egress import guarded_sdk_client
 from agentic.tools.http import Lookup, OutboundPolicy, system_lookup
 
 try:
@@ -104,21 +102,12 @@ class OpenAIProvider:
     ) -> None:
         """`policy`: the addresses the client may connect to, checked at connect time (default: any)."""
         self.name = name
-        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.client = AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,  # the gateway retries, with backoff, breaker and fallback it can see and record
-            http_client=DefaultAioHttpClient(
-                limits=limits,
-                transport=guarded_transport(
-                    AiohttpTransport,
-                    policy or endpoint_policy(allow_internal=True),
-                    limits=limits,
-                    lookup=lookup,
-                ),
-                follow_redirects=False,  # a redirect is an answer (`unexpected_response`), never followed
-                trust_env=False,  # no proxy from the environment: it would connect past the guard
+            http_client=guarded_sdk_client(
+                DefaultAioHttpClient, AiohttpTransport, policy, max_connections=max_connections, lookup=lookup
             ),
         )
 
