@@ -7,8 +7,6 @@ Real SDK clients against real servers on loopback: an "internal" server that ans
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,12 +30,12 @@ from agentic.services.llm import allow_internal_endpoints
 from agentic.tools.http import OutboundPolicy
 from tests.conftest import make_settings
 from tests.support.local_server import serve
+from tests.support.rebinding import PUBLIC_ADDRESS, rebinding_name
 
 PROVIDERS = ["openai", "anthropic"]
 REQUEST = LLMRequest(messages=(Message("user", "hello"),), max_tokens=16)
 SECRET = "a-real-secret-key-of-production-length-0123456789"
 REBINDING_HOST = "llm.rebinding.test"
-PUBLIC_ADDRESS = "93.184.216.34"
 
 
 def _settings(tmp_path: Path, env: Environment, *, opt_in: bool = False) -> Settings:
@@ -146,27 +144,9 @@ async def _call(gateway: LLMGateway, provider: str) -> Any:
 
 @pytest.fixture
 def rebinding() -> Iterator[list[str]]:
-    """`llm.rebinding.test` resolves to a public address on the first lookup, to 127.0.0.1 afterwards.
-
-    Patches the running loop's `getaddrinfo`, which registration, the guard and aiohttp's default resolver
-    all use. Yields the lookups' answers, in order.
-    """
-    loop = asyncio.get_event_loop_policy().get_event_loop()
-    original = loop.getaddrinfo
-    answers: list[str] = []
-
-    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host != REBINDING_HOST:
-            return await original(host, port, *args, **kwargs)
-        address = PUBLIC_ADDRESS if not answers else "127.0.0.1"
-        answers.append(address)
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port or 0)))]
-
-    loop.getaddrinfo = getaddrinfo  # type: ignore[method-assign]
-    try:
+    """`REBINDING_HOST` resolves to a public address on the first lookup, to 127.0.0.1 afterwards."""
+    with rebinding_name(REBINDING_HOST) as answers:
         yield answers
-    finally:
-        del loop.getaddrinfo  # the instance attribute goes; the method is back
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

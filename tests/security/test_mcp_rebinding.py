@@ -8,11 +8,8 @@ and 127.0.0.1 afterwards.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,9 +21,9 @@ from agentic.tools import mcp
 from agentic.tools.http import OutboundRefused
 from tests.conftest import make_settings
 from tests.support.local_server import serve
+from tests.support.rebinding import PUBLIC_ADDRESS, rebinding_name
 
 REBINDING_HOST = "mcp.rebinding.test"
-PUBLIC_ADDRESS = "93.184.216.34"
 
 
 @pytest.fixture
@@ -45,27 +42,9 @@ async def internal() -> AsyncIterator[tuple[list[str], int]]:
 
 @pytest.fixture
 def rebinding() -> Iterator[list[str]]:
-    """`mcp.rebinding.test`: a public address on the first lookup, 127.0.0.1 afterwards (answers in order).
-
-    On the running loop's `getaddrinfo`, which the check, the guard and httpx2's own connector (through anyio,
-    with the name as IDNA bytes) all use.
-    """
-    loop = asyncio.get_event_loop_policy().get_event_loop()
-    original = loop.getaddrinfo
-    answers: list[str] = []
-
-    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if (host.decode() if isinstance(host, bytes) else host) != REBINDING_HOST:
-            return await original(host, port, *args, **kwargs)
-        address = PUBLIC_ADDRESS if not answers else "127.0.0.1"
-        answers.append(address)
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port or 0)))]
-
-    loop.getaddrinfo = getaddrinfo  # type: ignore[method-assign]
-    try:
+    """`REBINDING_HOST` resolves to a public address on the first lookup, to 127.0.0.1 afterwards."""
+    with rebinding_name(REBINDING_HOST) as answers:
         yield answers
-    finally:
-        del loop.getaddrinfo
 
 
 async def test_an_mcp_name_that_rebinds_after_the_check_is_refused_at_connect_time(

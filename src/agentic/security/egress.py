@@ -39,6 +39,7 @@ __all__ = [
     "ANY_ADDRESS",
     "OutboundRefused",
     "endpoint_policy",
+    "exception_chain",
     "guarded_sdk_client",
     "guarded_session",
     "guarded_transport",
@@ -180,7 +181,8 @@ def guarded_sdk_client(
     )
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, its causes and contexts, and the members of exception groups among them, each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -188,13 +190,13 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         yield current
         if isinstance(current, BaseExceptionGroup):
             for inner in current.exceptions:
-                yield from _causes(inner)
+                yield from exception_chain(inner)
         current = current.__cause__ or current.__context__
 
 
 def refusal_in(exc: BaseException) -> OutboundRefused | None:
     """The guard's refusal behind `exc` (an SDK's wrapper of it), if there is one."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, OutboundRefused):
             return cause
     return None

@@ -20,7 +20,6 @@ import json
 import re
 import socket
 import ssl
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +39,7 @@ from agentic.llm.errors import (
     UnexpectedResponse,
     sanitize_message,
 )
-from agentic.security.egress import refusal_in
+from agentic.security.egress import exception_chain, refusal_in
 
 # What an upstream message may add to ours: enough to recognise the cause, never a whole body.
 UPSTREAM_MESSAGE_CHARS = 300
@@ -135,18 +134,9 @@ def _stream_error(body: object, vendor: str) -> LLMError:
     return _by_status(status, text)
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _connection_failure(exc: BaseException) -> str | None:
     """Why no connection could be made, from the exception's causes; None when none of them says."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.gaierror):
