@@ -272,6 +272,31 @@ async def test_running_task_cancel_is_flagged(
     assert response.json()["cancel_requested"] is True
 
 
+async def test_a_cancel_signal_nobody_requested_cancels_nothing(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    """Signals are hints (issue 15): whoever can publish on the signal transport cannot cancel a task; the
+    worker cancels only what the database says was requested."""
+    from agentic.engine.signals import CANCEL
+
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        agent = await make_agent(
+            db, user, {"provider": "mock", "name": "fixed", "options": {"latency_ms": 800}}
+        )
+    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    for _ in range(200):
+        if (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    resources.signals.emit(CANCEL, task["id"])  # forged: no cancellation was requested
+    await asyncio.sleep(0.3)
+    assert (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running"
+    done = await _wait(client, task["id"], user.headers, timeout_s=30)
+    assert done["state"] == "succeeded", done
+
+
 @pytest.mark.usefixtures("no_gc_pauses")
 async def test_cancel_stops_a_running_task_within_a_second(live: tuple[httpx.AsyncClient, Resources]) -> None:
     client, resources = live

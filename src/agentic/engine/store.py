@@ -1230,6 +1230,14 @@ def _step_outcome(step_key: str, error: dict[str, Any] | None) -> tuple[str, dic
     return "step.succeeded", {"step": step_key}
 
 
+async def cancellation_requested(session: AsyncSession, *, task_id: uuid.UUID) -> bool:
+    """Whether the running task's cancellation was requested (a signal is only a hint; this is the truth)."""
+    requested = await session.scalar(
+        select(Task.cancel_requested_at).where(Task.id == task_id, Task.state == TaskState.RUNNING)
+    )
+    return requested is not None
+
+
 async def cancellations_for(session: AsyncSession, *, worker_id: str) -> list[uuid.UUID]:
     """Running tasks of `worker_id` whose cancellation was requested (one query per worker per interval)."""
     return list(

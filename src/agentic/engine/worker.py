@@ -90,6 +90,7 @@ class EngineSource:
         self._handed: list[store.Claimed] = []
         self._refill: asyncio.TimerHandle | None = None
         self._cancelling: set[uuid.UUID] = set()
+        self._confirming: set[asyncio.Task[None]] = set()  # checks of cancel signals against the database
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class EngineSource:
         async with self._sessions() as session:
             requested = await store.cancellations_for(session, worker_id=worker_id)
         for task_id in requested:
-            self._cancel_signalled(task_id)
+            self._cancel_now(task_id)
 
     def _slot_freed(self) -> None:
         # Claim the next tasks now rather than at the next poll, but gather the slots that free up within a
@@ -172,11 +173,32 @@ class EngineSource:
         self._signals.poke()
 
     def _cancel_signalled(self, task_id: uuid.UUID) -> None:
-        # Only sent once the request is committed; the job records the cancellation, fenced by its lease.
-        job = self._running.get(task_id)
-        if job is not None and task_id not in self._cancelling and task_id not in self._finishing:
+        # A signal is a hint, not an order: anyone who can publish on the signal transport (Redis) could send
+        # one. The database says whether the cancellation was requested; one primary-key read, then at once.
+        if self._cancellable(task_id):
+            check = asyncio.create_task(self._confirm_cancel(task_id))
+            self._confirming.add(check)
+            check.add_done_callback(self._confirming.discard)
+
+    async def _confirm_cancel(self, task_id: uuid.UUID) -> None:
+        try:
+            async with self._sessions() as session:
+                requested = await store.cancellation_requested(session, task_id=task_id)
+        except Exception as exc:  # the cancellation poll finds it anyway
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("engine.cancel_check_deferred", task_id=str(task_id), error=error)
+            return
+        if requested:
+            self._cancel_now(task_id)
+
+    def _cancellable(self, task_id: uuid.UUID) -> bool:
+        return task_id in self._running and task_id not in self._cancelling and task_id not in self._finishing
+
+    def _cancel_now(self, task_id: uuid.UUID) -> None:
+        # The request is committed; the job records the cancellation, fenced by its lease.
+        if self._cancellable(task_id):
             self._cancelling.add(task_id)
-            job.cancel()
+            self._running[task_id].cancel()
 
     async def _reap(self) -> None:
         # Housekeeping any worker may do, concurrently with the others: recover expired leases, apply the
