@@ -91,7 +91,11 @@ async def _run(client: httpx.AsyncClient, agent_id: str) -> tuple[int, list[tupl
 
 
 async def _load(base: str) -> tuple[list[int], list[list[tuple[int, str]]], float]:
-    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s, httpx's default
+    # expiry too): reusing one the server is closing at that moment fails with "Server disconnected".
+    limits = httpx.Limits(
+        max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits, trust_env=False) as client:
         login = await client.post("/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         assert login.status_code == 200, login.text

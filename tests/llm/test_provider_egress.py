@@ -8,7 +8,7 @@ Real SDK clients against real servers on loopback: an "internal" server that ans
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,7 @@ async def _call(gateway: LLMGateway, provider: str) -> Any:
 
 
 @pytest.fixture
-def rebinding() -> Iterator[list[str]]:
+async def rebinding() -> AsyncIterator[list[str]]:
     """`REBINDING_HOST` resolves to a public address on the first lookup, to 127.0.0.1 afterwards."""
     with rebinding_name(REBINDING_HOST) as answers:
         yield answers

@@ -8,7 +8,7 @@ and 127.0.0.1 afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ async def internal() -> AsyncIterator[tuple[list[str], int]]:
 
 
 @pytest.fixture
-def rebinding() -> Iterator[list[str]]:
+async def rebinding() -> AsyncIterator[list[str]]:
     """`REBINDING_HOST` resolves to a public address on the first lookup, to 127.0.0.1 afterwards."""
     with rebinding_name(REBINDING_HOST) as answers:
         yield answers

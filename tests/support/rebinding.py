@@ -18,7 +18,7 @@ PUBLIC_ADDRESS = "93.184.216.34"
 @contextlib.contextmanager
 def rebinding_name(name: str) -> Iterator[list[str]]:
     """While active, `name` rebinds; yields the addresses its lookups answered, in order."""
-    loop = asyncio.get_event_loop_policy().get_event_loop()
+    loop = asyncio.get_running_loop()  # enter it from the test's loop (an async fixture or the test itself)
     original = loop.getaddrinfo
     answers: list[str] = []
 
