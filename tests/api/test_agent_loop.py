@@ -557,3 +557,26 @@ async def test_tool_arguments_and_results_are_redacted_or_not_stored(
         assert tool["output"] == {"content_stored": False, "chars": tool["output"]["chars"]}
         assert tool["output"]["chars"] > 0
         assert call["arguments"] is None
+
+
+async def test_a_retry_from_a_later_step_replays_the_sealed_tool_call(
+    live: tuple[httpx.AsyncClient, Resources],
+) -> None:
+    """A retry is a new task that replays the original's steps: the sealed arguments of its tool call must
+    open there (they are bound to the organisation, not the task; the browser suite caught it)."""
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"name": "python", "arguments": {"code": PII_CODE}}]},
+        {"text": "Done."},
+    ]
+    agent = (await client.post("/v1/agents", json=_agent(script), headers=user.headers)).json()
+    task = await client.post("/v1/tasks", json={"agent_id": agent["id"], "input": {}}, headers=user.headers)
+    first = await _wait(client, task.json()["id"], user.headers, timeout_s=60)
+    assert first["state"] == "succeeded", first
+    retried = await client.post(f"/v1/tasks/{first['id']}/retry", json={"from_step": 3}, headers=user.headers)
+    assert retried.status_code == 201, retried.text
+    again = await _wait(client, retried.json()["id"], user.headers, timeout_s=60)
+    assert again["state"] == "succeeded", again
+    assert again["output"]["text"] == "Done."

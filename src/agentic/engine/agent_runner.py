@@ -332,8 +332,9 @@ _CONTENT_NOT_STORED = "[the tool's result was not stored: this organisation does
 
 
 def _sealing_owner(ctx: RunContext) -> str:
-    # Bound to the task: a sealed call copied into another task's steps does not decrypt there.
-    return f"task-tool-call:{ctx.task.id}"
+    # Bound to the organisation, not the task: a retry of the task replays its steps in a new task (and must
+    # run the same calls), while a sealed call copied into another organisation's steps does not decrypt.
+    return f"org-tool-call:{ctx.task.org_id}"
 
 
 def _calls_stored(box: SecretBox | None, ctx: RunContext, store_content: bool) -> Callable[[Any], Any]:
@@ -372,7 +373,15 @@ def _call_arguments(call: dict[str, Any], box: SecretBox | None, ctx: RunContext
         return dict(call["arguments"])
     if box is None:
         raise StepFailed("a sealed tool call cannot be replayed without the secret key", code="runner_error")
-    arguments: dict[str, Any] = json.loads(box.decrypt(sealed, owner=_sealing_owner(ctx)))
+    try:
+        arguments: dict[str, Any] = json.loads(box.decrypt(sealed, owner=_sealing_owner(ctx)))
+    except DecryptionError:
+        # Trying again cannot help: the key changed (AGENTIC_SECURITY_SECRET_KEY) since the call was made.
+        raise StepFailed(
+            "a tool call of an earlier step cannot be opened: the secret key changed since it was stored",
+            retryable=False,
+            code="runner_error",
+        ) from None
     return arguments
 
 
