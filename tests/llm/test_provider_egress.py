@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,20 +91,6 @@ async def internal() -> AsyncIterator[tuple[Internal, int]]:
         yield service, port
 
 
-@asynccontextmanager
-async def _serve_on(app: web.Application, host: str) -> AsyncIterator[int]:
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    assert site._server is not None
-    port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
-
-
 def _redirecting(location: str) -> web.Application:
     async def redirect(_request: web.Request) -> web.Response:
         raise web.HTTPTemporaryRedirect(location)
@@ -162,7 +147,7 @@ async def test_a_redirect_to_the_metadata_service_is_an_error_and_is_not_followe
     if not allow_internal:
         policy = OutboundPolicy(allow_private_networks=frozenset({"127.0.0.2/32"}), max_redirects=0)
     location = f"http://127.0.0.1:{internal_port}/latest/meta-data/iam/security-credentials/role"
-    async with _serve_on(_redirecting(location), "127.0.0.2") as port:
+    async with serve(_redirecting(location), "127.0.0.2") as port:
         client = _provider(provider, f"http://127.0.0.2:{port}/v1", policy)
         try:
             with pytest.raises(UnexpectedResponse) as caught:

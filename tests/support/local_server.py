@@ -10,11 +10,11 @@ from aiohttp import web
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[int]:
-    """Serve `app` on 127.0.0.1 for the duration of the block; yields the port."""
+async def serve(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[int]:
+    """Serve `app` on `host` (a loopback address) for the duration of the block; yields the port."""
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, 0)
     await site.start()
     assert site._server is not None
     port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
