@@ -272,6 +272,23 @@ async def test_running_task_cancel_is_flagged(
     assert response.json()["cancel_requested"] is True
 
 
+async def _running_task(
+    live: tuple[httpx.AsyncClient, Resources], *, latency_ms: int
+) -> tuple[Account, dict[str, Any]]:
+    """A new user's task of a slow mock model, once it is running (inside its LLM step)."""
+    client, resources = live
+    async with resources.sessions() as db:
+        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
+        model = {"provider": "mock", "name": "fixed", "options": {"latency_ms": latency_ms}}
+        agent = await make_agent(db, user, model)
+    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
+    for _ in range(200):
+        if (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    return user, task
+
+
 async def test_a_cancel_signal_nobody_requested_cancels_nothing(
     live: tuple[httpx.AsyncClient, Resources],
 ) -> None:
@@ -280,16 +297,7 @@ async def test_a_cancel_signal_nobody_requested_cancels_nothing(
     from agentic.engine.signals import CANCEL
 
     client, resources = live
-    async with resources.sessions() as db:
-        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
-        agent = await make_agent(
-            db, user, {"provider": "mock", "name": "fixed", "options": {"latency_ms": 800}}
-        )
-    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
-    for _ in range(200):
-        if (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running":
-            break
-        await asyncio.sleep(0.02)
+    user, task = await _running_task(live, latency_ms=800)
     resources.signals.emit(CANCEL, task["id"])  # forged: no cancellation was requested
     await asyncio.sleep(0.3)
     assert (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running"
@@ -299,18 +307,8 @@ async def test_a_cancel_signal_nobody_requested_cancels_nothing(
 
 @pytest.mark.usefixtures("no_gc_pauses")
 async def test_cancel_stops_a_running_task_within_a_second(live: tuple[httpx.AsyncClient, Resources]) -> None:
-    client, resources = live
-    async with resources.sessions() as db:
-        user = await make_account(db, resources, org=await make_org(db), role=Role.USER)
-        # A slow model: the answer would take a minute to arrive.
-        agent = await make_agent(
-            db, user, {"provider": "mock", "name": "fixed", "options": {"latency_ms": 60_000}}
-        )
-    task = (await client.post("/v1/tasks", json={"agent_id": str(agent.id)}, headers=user.headers)).json()
-    for _ in range(200):
-        if (await client.get(f"/v1/tasks/{task['id']}", headers=user.headers)).json()["state"] == "running":
-            break
-        await asyncio.sleep(0.02)
+    client, _resources = live
+    user, task = await _running_task(live, latency_ms=60_000)  # the answer would take a minute to arrive
     await asyncio.sleep(0.2)  # well inside the LLM step
     started = asyncio.get_running_loop().time()
     await client.post(f"/v1/tasks/{task['id']}/cancel", headers=user.headers)
