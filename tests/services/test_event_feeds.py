@@ -29,13 +29,14 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 @dataclass
 class Harness:
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # the feeds' pool of one connection
+    writers: async_sessionmaker[AsyncSession]  # the tests' writers: a pool of their own
     signals: Signals
     feeds: EventFeeds
     ids: dict[str, uuid.UUID]
 
     async def task(self) -> uuid.UUID:
-        async with self.sessions() as session:
+        async with self.writers() as session:
             task = await store.enqueue(
                 session,
                 org_id=self.ids["org_id"],
@@ -50,7 +51,7 @@ class Harness:
     async def append(self, task_id: uuid.UUID, count: int = 1, *, finish: TaskState | None = None) -> None:
         """`count` events in one transaction; with `finish`, then the terminal event, committed with the state
         change as the engine does."""
-        async with self.sessions() as session:
+        async with self.writers() as session:
             for _ in range(count):
                 await store.append_event(session, task_id=task_id, type="note")
             if finish is not None:
@@ -61,22 +62,26 @@ class Harness:
 
 @pytest.fixture
 async def harness(settings: Settings) -> AsyncIterator[Harness]:
-    # A pool of one connection, waited for 0.5 s at most: a follower that held one would starve the writers.
+    # The tests' writers get a pool of their own (40 of them at once must not queue for one connection on a
+    # loaded machine); the feeds get a pool of one connection, waited for 0.5 s at most: a follower that held
+    # it would starve everyone (tests take it themselves to show it is free).
+    signals = Signals()
+    writer_engine = create_engine(settings)
+    writers = create_session_factory(writer_engine, info={SIGNALS_KEY: signals})
     settings.database.pool_size = 1
     settings.database.max_overflow = 0
     settings.database.pool_timeout_s = 0.5
     engine = create_engine(settings)
-    signals = Signals()
     sessions = create_session_factory(engine, info={SIGNALS_KEY: signals})
-    org_id, agent_id, version_id = await seed_agent(sessions, slug="feeds")
+    org_id, agent_id, version_id = await seed_agent(writers, slug="feeds")
     feeds = EventFeeds(sessions, signals)
+    ids = {"org_id": org_id, "agent_id": agent_id, "agent_version_id": version_id}
     try:
-        yield Harness(
-            sessions, signals, feeds, {"org_id": org_id, "agent_id": agent_id, "agent_version_id": version_id}
-        )
+        yield Harness(sessions, writers, signals, feeds, ids)
     finally:
         await feeds.aclose()
         await engine.dispose()
+        await writer_engine.dispose()
 
 
 async def _collect(feeds: EventFeeds, task_id: uuid.UUID, after_seq: int = 0) -> list[tuple[int, str]]:
